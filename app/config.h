@@ -1,0 +1,41 @@
+/* config.h: the first include of every source file. It brings the build configuration
+ * (autoconf.h) and declares the runtime settings, read from the environment and an optional
+ * .env file with profiles (development, staging, production), read-only after start-up. */
+#ifndef MAILROOM_CONFIG_H
+#define MAILROOM_CONFIG_H
+
+#include "autoconf.h"
+
+#include <stddef.h>
+
+enum config_profile { PROFILE_DEVELOPMENT, PROFILE_STAGING, PROFILE_PRODUCTION };
+
+struct mr_config {
+	enum config_profile profile;
+	const char *database_url;       /* DATABASE_URL */
+	int threads;                    /* MAILROOM_THREADS: FCGX_Accept_r threads per process */
+	int db_pool_size;               /* MAILROOM_DB_POOL_SIZE: <= threads */
+	int db_connect_timeout;         /* MAILROOM_DB_CONNECT_TIMEOUT, seconds */
+	int db_statement_timeout_ms;    /* MAILROOM_DB_STATEMENT_TIMEOUT, milliseconds */
+	int db_acquire_timeout_ms;      /* MAILROOM_DB_ACQUIRE_TIMEOUT: wait for a free connection */
+	size_t max_body;                /* MAILROOM_MAX_BODY, bytes */
+	size_t max_upload;              /* MAILROOM_MAX_UPLOAD, bytes */
+	const char *log_level;          /* MAILROOM_LOG_LEVEL */
+	const char *metrics_dir;        /* MAILROOM_METRICS_DIR: shared counters of all processes */
+	const char *base_url;           /* MAILROOM_BASE_URL */
+	int secure_cookies;             /* derived: off only in development over plain HTTP */
+};
+
+/* Loads the configuration: MAILROOM_CONFIG names a .env file (default: ./.env if it
+ * exists); variables already in the environment win over the file. On an invalid value
+ * returns -1 with a message naming the variable in err. */
+int config_load(struct mr_config *cfg, char *err, size_t errlen);
+/* Parses one .env file into the process environment without overriding existing
+ * variables. Returns -1 with "file:line: reason" in err on a malformed line. */
+int config_load_env_file(const char *path, char *err, size_t errlen);
+const char *config_profile_name(enum config_profile p);
+
+/* The process-wide configuration, set by the program's main. */
+extern struct mr_config mr_config;
+
+#endif

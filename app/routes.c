@@ -1,0 +1,14 @@
+/* routes.c: every URL of the application in one table. Flags declare what a route needs
+ * before its handler runs: a session or a token, and a CSRF check on unsafe methods. */
+#include "config.h"
+
+#include "routes.h"
+
+const struct route routes[] = {
+	{ "GET", "/", page_health_home, 0 },
+	{ "GET", "/healthz", page_health_healthz, ROUTE_JSON },
+	{ "GET", "/readyz", page_health_readyz, ROUTE_JSON },
+	{ "GET", "/metrics", page_health_metrics, 0 },
+};
+
+const size_t routes_count = MR_ARRAY_LEN(routes);
