@@ -4,6 +4,7 @@
 
 #include <stdalign.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,27 +269,74 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is not one:
+ * overlong forms, surrogates and code points past U+10FFFF are refused. */
+static size_t
+utf8_sequence(const unsigned char *s, size_t n)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 void
 buf_json_escape(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
 
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (size_t i = 0; i < n;) {
+		unsigned char c = u[i];
+		size_t len;
 
 		switch (c) {
-		case '"': buf_append(b, "\\\"", 2); break;
-		case '\\': buf_append(b, "\\\\", 2); break;
-		case '\n': buf_append(b, "\\n", 2); break;
-		case '\r': buf_append(b, "\\r", 2); break;
-		case '\t': buf_append(b, "\\t", 2); break;
-		default:
-			if (c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&') {
-				char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-				buf_append(b, e, 6);
-			} else {
-				buf_putc(b, (char)c);
-			}
+		case '"': buf_append(b, "\\\"", 2); i++; continue;
+		case '\\': buf_append(b, "\\\\", 2); i++; continue;
+		case '\n': buf_append(b, "\\n", 2); i++; continue;
+		case '\r': buf_append(b, "\\r", 2); i++; continue;
+		case '\t': buf_append(b, "\\t", 2); i++; continue;
+		default: break;
 		}
+		if (c < 0x20 || c == 0x7f || c == '<' || c == '>' || c == '&') {
+			char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			buf_append(b, e, 6);
+			i++;
+			continue;
+		}
+		len = utf8_sequence(u + i, n - i);
+		if (len == 0) {
+			/* Keep the output valid JSON whatever the input bytes were. */
+			buf_append(b, "\\ufffd", 6);
+			i++;
+			continue;
+		}
+		buf_append(b, u + i, len);
+		i += len;
 	}
 }

@@ -87,6 +87,7 @@ cli_migrate_check_exec(int argc, char **argv)
 	char err[1024], target[256];
 	int r;
 
+	(void)argv;
 	if (argc != 1)
 		return main_cli_usage(&cli_migrate_check_entry);
 

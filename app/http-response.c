@@ -181,7 +181,7 @@ static void
 http_render_error_html(struct http_response *res, const struct http_request *req,
     const char *message)
 {
-	htmlDocPtr doc = htmlNewDoc(NULL, NULL);
+	htmlDocPtr doc = htmlNewDocNoDtD(NULL, NULL);
 	xmlNodePtr html, head, body, main, node, meta;
 	xmlChar *out = NULL;
 	int outlen = 0;

@@ -98,6 +98,7 @@ main_cli_help(int argc, char **argv)
 static int
 main_cli_version(int argc, char **argv)
 {
+	(void)argv;
 	if (argc != 1)
 		return main_cli_usage(&main_cli_version_entry);
 	printf("mailroom %s\n", PACKAGE_VERSION);
