@@ -194,6 +194,15 @@ dispatch:
 	FCGX_PutStr(head.data, (int)head.len, fr->out);
 	if (req.method == NULL || strcmp(req.method, "HEAD") != 0)
 		FCGX_PutStr(res.body.data, (int)res.body.len, fr->out);
+	/* The CGI parameters die with FCGX_Finish_r: keep what the access line needs. */
+	if (req.request_id != NULL)
+		req.request_id = arena_strdup(a, req.request_id);
+	if (req.method != NULL)
+		req.method = arena_strdup(a, req.method);
+	if (req.path != NULL)
+		req.path = arena_strdup(a, req.path);
+	if (req.remote_addr != NULL)
+		req.remote_addr = arena_strdup(a, req.remote_addr);
 	FCGX_Finish_r(fr);
 
 	dur = util_now_us() - t0;
