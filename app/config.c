@@ -249,7 +249,7 @@ config_load(struct mr_config *cfg, char *err, size_t errlen)
 	if (config_int("MAILROOM_THREADS", 16, 1, 256, &cfg->threads, err, errlen) == -1 ||
 	    config_int("MAILROOM_DB_POOL_SIZE", cfg->threads < 8 ? cfg->threads : 8, 1, 20,
 	    &cfg->db_pool_size, err, errlen) == -1 ||
-	    config_int("MAILROOM_DB_CONNECT_TIMEOUT", 3, 1, 60, &cfg->db_connect_timeout, err,
+	    config_int("MAILROOM_DB_CONNECT_TIMEOUT", 2, 1, 60, &cfg->db_connect_timeout, err,
 	    errlen) == -1 ||
 	    config_int("MAILROOM_DB_STATEMENT_TIMEOUT", 5000, 0, 3600000,
 	    &cfg->db_statement_timeout_ms, err, errlen) == -1 ||

@@ -306,6 +306,17 @@ db_migrate_history_verify(const struct db_migrate_history *h, char *err, size_t 
 	return 0;
 }
 
+static void
+db_migrate_rollback(PGconn *conn)
+{
+	PGresult *res;
+
+	if (PQtransactionStatus(conn) == PQTRANS_IDLE)
+		return;
+	res = PQexecParams(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+	PQclear(res);
+}
+
 /*
  * Session-level, so it spans the per-migration transactions. Announces the wait when
  * another runner holds it, rather than hanging silently.
@@ -330,8 +341,22 @@ db_migrate_lock(PGconn *conn, FILE *out, char *err, size_t errlen)
 		fprintf(out, "waiting for another migration runner to finish\n");
 		fflush(out);
 	}
-	return db_migrate_command(conn, "SELECT pg_advisory_lock($1::bigint)", 1, params,
-	    PGRES_TUPLES_OK, "cannot take the migration lock", err, errlen);
+	/*
+	 * The other runner's migrations run without a statement timeout, so the wait for
+	 * them has none either. A session-level lock outlives the transaction that took it.
+	 */
+	if (db_migrate_command(conn, "BEGIN", 0, NULL, PGRES_COMMAND_OK,
+	    "cannot take the migration lock", err, errlen) != 0 ||
+	    db_migrate_command(conn, "SET LOCAL statement_timeout = 0", 0, NULL,
+	    PGRES_COMMAND_OK, "cannot take the migration lock", err, errlen) != 0 ||
+	    db_migrate_command(conn, "SELECT pg_advisory_lock($1::bigint)", 1, params,
+	    PGRES_TUPLES_OK, "cannot take the migration lock", err, errlen) != 0 ||
+	    db_migrate_command(conn, "COMMIT", 0, NULL, PGRES_COMMAND_OK,
+	    "cannot take the migration lock", err, errlen) != 0) {
+		db_migrate_rollback(conn);
+		return -1;
+	}
+	return 0;
 }
 
 /* The lock also goes when the session ends, so a failure here loses nothing. */
@@ -343,17 +368,6 @@ db_migrate_unlock(PGconn *conn)
 
 	res = PQexecParams(conn, "SELECT pg_advisory_unlock($1::bigint)", 1, NULL, params,
 	    NULL, NULL, 0);
-	PQclear(res);
-}
-
-static void
-db_migrate_rollback(PGconn *conn)
-{
-	PGresult *res;
-
-	if (PQtransactionStatus(conn) == PQTRANS_IDLE)
-		return;
-	res = PQexecParams(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
 	PQclear(res);
 }
 
