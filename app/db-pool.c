@@ -108,7 +108,7 @@ db_connect(const char *conninfo, const char *application_name, char *err, size_t
 	PGconn *pg;
 
 	snprintf(timeout, sizeof(timeout), "%d",
-	    mr_config.db_connect_timeout > 0 ? mr_config.db_connect_timeout : 3);
+	    mr_config.db_connect_timeout > 0 ? mr_config.db_connect_timeout : 2);
 	snprintf(options, sizeof(options), "-c statement_timeout=%d "
 	    "-c idle_in_transaction_session_timeout=60000",
 	    mr_config.db_statement_timeout_ms);
