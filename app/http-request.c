@@ -283,8 +283,8 @@ http_parse_urlencoded(struct arena *a, const char *s, size_t len,
 			return http_fail(err, 400, "bad_request",
 			    "a field name contains a NUL byte", NULL);
 		}
-		shown = http_shown_name(a, name, (size_t)nlen);
 		if ((size_t)nlen > lim->max_name) {
+			shown = http_shown_name(a, name, (size_t)nlen);
 			return http_fail(err, 400, "bad_request",
 			    arena_printf(a, "field name \"%s\" is too long", shown), NULL);
 		}
@@ -293,11 +293,13 @@ http_parse_urlencoded(struct arena *a, const char *s, size_t len,
 		value = arena_alloc(a, (size_t)(pe - vs) + 1);
 		vlen = http_url_decode(value, vs, (size_t)(pe - vs), 1);
 		if (vlen < 0) {
+			shown = http_shown_name(a, name, (size_t)nlen);
 			return http_fail(err, 400, "bad_request",
 			    arena_printf(a, "malformed percent-encoding in field \"%s\"", shown),
 			    shown);
 		}
 		if ((size_t)vlen > lim->max_value) {
+			shown = http_shown_name(a, name, (size_t)nlen);
 			return http_fail(err, 413, "payload_too_large",
 			    arena_printf(a, "field \"%s\" is too large", shown), shown);
 		}
@@ -611,8 +613,8 @@ http_multipart_part(struct arena *a, const char *hs, const char *he, const char 
 		    "malformed multipart: part without a name", NULL);
 	}
 	name_len = strlen(name);
-	shown = http_shown_name(a, name, name_len);
 	if (name_len > lim->max_name) {
+		shown = http_shown_name(a, name, name_len);
 		return http_fail(err, 400, "bad_request",
 		    arena_printf(a, "field name \"%s\" is too long", shown), NULL);
 	}
@@ -627,6 +629,9 @@ http_multipart_part(struct arena *a, const char *hs, const char *he, const char 
 			if (*c == '/' || *c == '\\')
 				base = c + 1;
 		}
+		/* What is left is used as a file name: "." and ".." cannot be one. */
+		if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+			base = "";
 		u.field = name;
 		u.filename = base;
 		if (part.content_type != NULL && part.content_type_len > 0) {
@@ -639,6 +644,7 @@ http_multipart_part(struct arena *a, const char *hs, const char *he, const char 
 		http_upload_push(a, uploads, nuploads, ucap, &u);
 	} else {
 		if (len > lim->max_value) {
+			shown = http_shown_name(a, name, name_len);
 			return http_fail(err, 413, "payload_too_large",
 			    arena_printf(a, "field \"%s\" is too large", shown), shown);
 		}

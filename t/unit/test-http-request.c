@@ -497,6 +497,24 @@ test_multipart_forms(void)
 	CU_ASSERT_STRING_EQUAL(up[0].filename, "a b.txt");
 	CU_ASSERT_EQUAL(up[0].len, 4);
 
+	/* Nothing of a path survives, not even a last "..". */
+	b = "--b\r\nContent-Disposition: form-data; name=f; filename=\"a\\..\"\r\n\r\n1\r\n"
+	    "--b\r\nContent-Disposition: form-data; name=f; filename=\"..\"\r\n\r\n2\r\n"
+	    "--b\r\nContent-Disposition: form-data; name=f; filename=\"a/.\"\r\n\r\n3\r\n"
+	    "--b\r\nContent-Disposition: form-data; name=f; filename=\"..a\"\r\n\r\n4\r\n"
+	    "--b\r\nContent-Disposition: form-data; name=f; filename=\"x/\"\r\n\r\n5\r\n"
+	    "--b--";
+	CU_ASSERT_EQUAL_FATAL(t_multipart("multipart/form-data; boundary=b", b, strlen(b), &lim,
+	    &f, &up, &nup), 0);
+	CU_ASSERT_EQUAL_FATAL(nup, 5);
+	CU_ASSERT_STRING_EQUAL(up[0].filename, "");
+	CU_ASSERT_STRING_EQUAL(up[1].filename, "");
+	CU_ASSERT_STRING_EQUAL(up[2].filename, "");
+	CU_ASSERT_STRING_EQUAL(up[3].filename, "..a");
+	CU_ASSERT_STRING_EQUAL(up[4].filename, "");
+	CU_ASSERT_EQUAL(up[4].len, 1);
+	CU_ASSERT_EQUAL(up[4].data[0], '5');
+
 	/* Something like a delimiter that is not one belongs to the preamble. */
 	b = "--bX\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--";
 	CU_ASSERT_EQUAL(t_multipart("multipart/form-data; boundary=b", b, strlen(b), &lim, &f,
