@@ -19,6 +19,7 @@
 #define DB_RECONNECT_INTERVAL_US 1000000
 
 struct db_conn {
+	struct db_pool *pool;
 	PGconn *pg;
 	int broken;
 	int in_use;
@@ -167,6 +168,8 @@ db_pool_new(const char *conninfo, int size, int acquire_timeout_ms)
 	p->size = size;
 	p->acquire_timeout_ms = acquire_timeout_ms;
 	p->conns = xcalloc((size_t)size, sizeof(*p->conns));
+	for (int i = 0; i < size; i++)
+		p->conns[i].pool = p;
 	return p;
 }
 
@@ -186,8 +189,9 @@ db_pool_free(struct db_pool *p)
 	free(p);
 }
 
-/* An idle connection has nothing to read; if it does, the server has said goodbye (a
- * restart or an administrator's termination) and the connection is dead. */
+/* An idle pool connection has nothing to read: the pool never LISTENs. If it does, the
+ * server has said goodbye (a restart, an administrator's termination: an error message
+ * and then the end of the stream, maybe not both yet) and the connection is not reused. */
 static int
 db_conn_alive(struct db_conn *c)
 {
@@ -200,14 +204,36 @@ db_conn_alive(struct db_conn *c)
 	pfd.revents = 0;
 	if (pfd.fd < 0)
 		return 0;
-	if (poll(&pfd, 1, 0) > 0) {
-		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) != CONNECTION_OK)
-			return 0;
-		PGnotify *n;
-		while ((n = PQnotifies(c->pg)) != NULL)
-			PQfreemem(n);
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Opens the slot's connection and prepares every statement on it. */
+static int
+db_conn_open(struct db_conn *c)
+{
+	char err[768];
+
+	if (c->pg != NULL) {
+		PQfinish(c->pg);
+		c->pg = NULL;
 	}
-	return 1;
+	c->last_attempt_us = util_now_us();
+	c->pg = db_connect(c->pool->conninfo, "mailroom-fcgi", err, sizeof(err));
+	if (c->pg == NULL) {
+		metrics_db_error("08006");
+		log_err("%s", err);
+		return -1;
+	}
+	if (db_prepare_all(c->pg, err, sizeof(err)) == -1) {
+		metrics_db_error("XX000");
+		log_err("%s", err);
+		PQfinish(c->pg);
+		c->pg = NULL;
+		return -1;
+	}
+	c->broken = 0;
+	c->last_attempt_us = 0;
+	return 0;
 }
 
 static void
@@ -221,7 +247,6 @@ db_pool_acquire(struct db_pool *p)
 {
 	struct db_conn *c = NULL;
 	struct timespec deadline;
-	char err[768];
 	int64_t now;
 
 	clock_gettime(CLOCK_REALTIME, &deadline);
@@ -268,30 +293,13 @@ db_pool_acquire(struct db_pool *p)
 	/* Dead or never opened: reconnect, at most once a second per slot so that requests
 	 * fail fast while the database is down. */
 	now = util_now_us();
+	if ((c->last_attempt_us == 0 || now - c->last_attempt_us >= DB_RECONNECT_INTERVAL_US) &&
+	    db_conn_open(c) == 0)
+		return c;
 	if (c->pg != NULL) {
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
-	if (c->last_attempt_us != 0 && now - c->last_attempt_us < DB_RECONNECT_INTERVAL_US)
-		goto fail;
-	c->last_attempt_us = now;
-	c->pg = db_connect(p->conninfo, "mailroom-fcgi", err, sizeof(err));
-	if (c->pg == NULL) {
-		metrics_db_error("08006");
-		log_err("%s", err);
-		goto fail;
-	}
-	if (db_prepare_all(c->pg, err, sizeof(err)) == -1) {
-		metrics_db_error("XX000");
-		log_err("%s", err);
-		PQfinish(c->pg);
-		c->pg = NULL;
-		goto fail;
-	}
-	c->broken = 0;
-	c->last_attempt_us = 0;
-	return c;
-fail:
 	db_pool_release(p, c);
 	return NULL;
 }
@@ -399,6 +407,8 @@ db_exec(struct db_conn *c, enum db_stmt stmt, int nparams, const char *const *pa
 	const struct db_stmt_def *s = &db_stmts[stmt];
 
 	for (int attempt = 0;; attempt++) {
+		/* Only a statement outside a transaction may run again on its own. */
+		int alone = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
 		PGresult *r = PQexecPrepared(c->pg, s->name, nparams, params, NULL, NULL, 0);
 		ExecStatusType st = PQresultStatus(r);
 		const char *sqlstate;
@@ -409,19 +419,25 @@ db_exec(struct db_conn *c, enum db_stmt stmt, int nparams, const char *const *pa
 			return r;
 		}
 		if (PQstatus(c->pg) != CONNECTION_OK) {
-			c->broken = 1;
 			db_one_line(PQerrorMessage(c->pg), cause, sizeof(cause));
-			log_err("statement %s: connection lost: %s", s->name, cause);
 			metrics_db_error("08006");
 			PQclear(r);
+			/* A read can run again on a new connection: the server may have been
+			 * restarted since this one was last used. */
+			if (s->retry_safe && alone && attempt == 0 && db_conn_open(c) == 0) {
+				log_info("statement %s: connection lost (%s), reconnected", s->name,
+				    cause);
+				continue;
+			}
+			c->broken = 1;
+			log_err("statement %s: connection lost: %s", s->name, cause);
 			*status = 503;
 			return NULL;
 		}
 		sqlstate = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 		metrics_db_error(sqlstate);
 		/* A lone statement outside a transaction can simply run again. */
-		if (db_sqlstate_is_retryable(sqlstate) && attempt < 2 &&
-		    PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+		if (db_sqlstate_is_retryable(sqlstate) && attempt < 2 && alone) {
 			PQclear(r);
 			continue;
 		}

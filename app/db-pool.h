@@ -18,6 +18,7 @@ struct db_stmt_def {
 	const char *name;
 	const char *sql;
 	int nparams;
+	int retry_safe;   /* reads only: may run again on a fresh connection */
 };
 
 extern const struct db_stmt_def db_stmts[DB_STMT__COUNT];

@@ -5,9 +5,9 @@
 #include "db-pool.h"
 
 const struct db_stmt_def db_stmts[DB_STMT__COUNT] = {
-	[DB_STMT_PING] = { DB_STMT_PING, "ping", "SELECT 1", 0 },
+	[DB_STMT_PING] = { DB_STMT_PING, "ping", "SELECT 1", 0, 1 },
 	[DB_STMT_MIGRATIONS_APPLIED] = { DB_STMT_MIGRATIONS_APPLIED, "migrations_applied",
 	    "SELECT count(*) AS applied, max(version) AS version, "
 	    "(SELECT name FROM schema_migrations ORDER BY version DESC LIMIT 1) AS name "
-	    "FROM schema_migrations", 0 },
+	    "FROM schema_migrations", 0, 1 },
 };

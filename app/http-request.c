@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "arena.h"
 #include "http-request.h"
@@ -84,17 +85,6 @@ http_caseeqn(const char *a, const char *b, size_t n)
 }
 
 /* Case-insensitive substring test of NUL-terminated strings. */
-static int
-http_casecontains(const char *hay, const char *needle)
-{
-	size_t hlen = strlen(hay), nlen = strlen(needle);
-
-	for (size_t i = 0; nlen <= hlen && i <= hlen - nlen; i++) {
-		if (http_caseeqn(hay + i, needle, nlen))
-			return 1;
-	}
-	return 0;
-}
 
 /*
  * memmem is not in C11. Candidates are found with memchr; the needles used here are at
@@ -1020,6 +1010,79 @@ http_request_set_path(struct http_request *req, char **env, struct http_error *e
 	return 0;
 }
 
+/* The q-value of one media range's parameters ("; q=0.5"), 1 when absent, 0 when
+ * malformed, as RFC 9110 section 12.4.2 allows at most three decimals. */
+static double
+http_accept_q(const char *params, size_t len)
+{
+	const char *p = params, *end = params + len;
+
+	while (p < end) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *stop = semi != NULL ? semi : end;
+
+		while (p < stop && (*p == ' ' || *p == '\t'))
+			p++;
+		if (stop - p >= 2 && (p[0] == 'q' || p[0] == 'Q') && p[1] == '=') {
+			double q = 0, scale = 1;
+			int digits = 0;
+
+			p += 2;
+			if (p < stop && (*p == '0' || *p == '1'))
+				q = *p++ - '0';
+			else
+				return 0;
+			if (p < stop && *p == '.') {
+				for (p++; p < stop && *p >= '0' && *p <= '9' && digits < 3; p++) {
+					scale /= 10;
+					q += (*p - '0') * scale;
+					digits++;
+				}
+			}
+			return q > 1 ? 1 : q;
+		}
+		p = stop + (stop < end);
+	}
+	return 1;
+}
+
+int
+http_accept_prefers_json(const char *accept)
+{
+	double json_q = 0, html_q = 0;
+	const char *p = accept;
+
+	while (*p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		const char *semi = memchr(p, ';', len);
+		size_t tlen = semi != NULL ? (size_t)(semi - p) : len;
+		double q;
+
+		while (tlen > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			tlen--;
+			len--;
+		}
+		while (tlen > 0 && (p[tlen - 1] == ' ' || p[tlen - 1] == '\t'))
+			tlen--;
+		q = semi != NULL ? http_accept_q(semi + 1, (size_t)(p + len - semi - 1)) : 1;
+		if ((tlen == 16 && strncasecmp(p, "application/json", 16) == 0) ||
+		    (tlen > 17 && strncasecmp(p, "application/", 12) == 0 &&
+		    strncasecmp(p + tlen - 5, "+json", 5) == 0)) {
+			if (q > json_q)
+				json_q = q;
+		} else if (tlen == 9 && strncasecmp(p, "text/html", 9) == 0) {
+			if (q > html_q)
+				html_q = q;
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return json_q > 0 && json_q > html_q;
+}
+
 int
 http_request_from_cgi(struct http_request *req, struct arena *a, char **env,
     const struct http_limits *lim, struct http_error *err)
@@ -1067,8 +1130,7 @@ http_request_from_cgi(struct http_request *req, struct arena *a, char **env,
 	if (req->query_string == NULL)
 		req->query_string = "";
 	req->wants_json = strncmp(req->path, "/api/", 5) == 0 || strcmp(req->path, "/api") == 0 ||
-	    (req->accept != NULL && http_casecontains(req->accept, "application/json") &&
-	    !http_casecontains(req->accept, "text/html"));
+	    (req->accept != NULL && http_accept_prefers_json(req->accept));
 
 	v = http_cgi_nonempty(env, "CONTENT_LENGTH");
 	if (v != NULL && http_parse_length(v, &req->content_length) == -1) {

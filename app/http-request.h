@@ -73,6 +73,10 @@ int http_parse_urlencoded(struct arena *a, const char *s, size_t len,
 int http_parse_cookies(struct arena *a, const char *header, const struct http_limits *lim,
     struct kvlist *out, struct http_error *err);
 
+/* Whether an Accept header ranks JSON (application/json or a +json type) above HTML by
+ * its q-values; wildcards count for neither. A browser's Accept gets HTML. */
+int http_accept_prefers_json(const char *accept);
+
 /* Extracts a parameter (e.g. "boundary", "charset") of a Content-Type value, unquoting it.
  * Returns NULL when absent. */
 const char *http_content_type_param(struct arena *a, const char *content_type,

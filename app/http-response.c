@@ -205,7 +205,8 @@ http_render_error_html(struct http_response *res, const struct http_request *req
 	snprintf(title, sizeof(title), "%d %s", res->status, http_status_text(res->status));
 	xmlNewTextChild(main, NULL, XC("h1"), XC(title));
 	xmlNewTextChild(main, NULL, XC("p"), XC(http_explain(res->status)));
-	if (message != NULL && strcmp(message, http_status_text(res->status)) != 0)
+	if (message != NULL && strcmp(message, http_status_text(res->status)) != 0 &&
+	    strcmp(message, http_explain(res->status)) != 0)
 		xmlNewTextChild(main, NULL, XC("p"), XC(message));
 	node = xmlNewTextChild(main, NULL, XC("p"), XC("Request id: "));
 	xmlNewTextChild(node, NULL, XC("code"),

@@ -146,6 +146,18 @@ http_read_body(FCGX_Request *fr, struct arena *a, size_t len, char **out)
 	return got == len ? 0 : -1;
 }
 
+/* Reads whatever is left of the body, up to the end-of-stream record. libfcgi treats
+ * that record as a protocol error if it is still there when the next request is read on
+ * a kept-alive connection, and closes the connection, which nginx cannot retry for POST. */
+static void
+http_drain_body(FCGX_Request *fr)
+{
+	char sink[16384];
+
+	while (FCGX_GetStr(sink, (int)sizeof(sink), fr->in) > 0)
+		;
+}
+
 static void
 http_handle(const struct http_server_opts *opts, FCGX_Request *fr, struct arena *a)
 {
@@ -203,6 +215,7 @@ dispatch:
 		req.path = arena_strdup(a, req.path);
 	if (req.remote_addr != NULL)
 		req.remote_addr = arena_strdup(a, req.remote_addr);
+	http_drain_body(fr);
 	FCGX_Finish_r(fr);
 
 	dur = util_now_us() - t0;

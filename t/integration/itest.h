@@ -85,7 +85,7 @@ void itest_sleep(double seconds);
 
 /* The whole file, NUL-terminated; NULL when it cannot be read. */
 char *itest_read_file(const char *path, size_t *len);
-/* malloc'd printf; aborts on allocation failure like the other helpers. */
+/* malloc'd printf; aborts on allocation failure like the rest of this library. */
 char *itest_asprintf(const char *fmt, ...) ITEST_PRINTF(1, 2);
 
 #endif

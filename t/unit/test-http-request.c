@@ -1204,6 +1204,28 @@ suite_cleanup(void)
 	return 0;
 }
 
+static void
+test_accept_json(void)
+{
+	CU_ASSERT(http_accept_prefers_json("application/json"));
+	CU_ASSERT(http_accept_prefers_json("Application/JSON; charset=utf-8"));
+	CU_ASSERT(http_accept_prefers_json("application/problem+json"));
+	CU_ASSERT(http_accept_prefers_json("text/html;q=0.5, application/json"));
+	CU_ASSERT(http_accept_prefers_json("text/html; q=0.2,application/json;q=0.3"));
+	CU_ASSERT(http_accept_prefers_json("application/json, text/plain, */*"));
+	/* Browsers and ties get HTML. */
+	CU_ASSERT(!http_accept_prefers_json("text/html,application/xhtml+xml,application/xml;"
+	    "q=0.9,image/avif,image/webp,*/*;q=0.8"));
+	CU_ASSERT(!http_accept_prefers_json("text/html, application/json"));
+	CU_ASSERT(!http_accept_prefers_json("application/json;q=0.5, text/html;q=0.5"));
+	CU_ASSERT(!http_accept_prefers_json("application/json;q=0"));
+	CU_ASSERT(!http_accept_prefers_json("application/json;q=x"));
+	CU_ASSERT(!http_accept_prefers_json("*/*"));
+	CU_ASSERT(!http_accept_prefers_json(""));
+	CU_ASSERT(!http_accept_prefers_json("application/jsonx"));
+	CU_ASSERT(!http_accept_prefers_json(",;,;q=,"));
+}
+
 int
 main(void)
 {
@@ -1235,6 +1257,7 @@ main(void)
 		{ "request id", test_request_id },
 		{ "parse body", test_parse_body },
 		{ "parse body limits", test_parse_body_limits },
+		{ "Accept negotiation", test_accept_json },
 	};
 	CU_pSuite suite;
 	unsigned int failures;
