@@ -274,6 +274,7 @@ config_load(struct mr_config *cfg, char *err, size_t errlen)
 	log_set_level(level);
 
 	cfg->metrics_dir = config_str("MAILROOM_METRICS_DIR", NULL);
+	cfg->templates_dir = config_str("MAILROOM_TEMPLATES_DIR", MR_PKGDATADIR "/templates");
 	cfg->base_url = config_str("MAILROOM_BASE_URL",
 	    cfg->profile == PROFILE_DEVELOPMENT ? "http://127.0.0.1:8080" : NULL);
 	if (cfg->base_url == NULL) {

@@ -22,6 +22,7 @@ struct mr_config {
 	size_t max_upload;              /* MAILROOM_MAX_UPLOAD, bytes */
 	const char *log_level;          /* MAILROOM_LOG_LEVEL */
 	const char *metrics_dir;        /* MAILROOM_METRICS_DIR: shared counters of all processes */
+	const char *templates_dir;      /* MAILROOM_TEMPLATES_DIR: templates/ with static/ */
 	const char *base_url;           /* MAILROOM_BASE_URL */
 	int secure_cookies;             /* derived: off only in development over plain HTTP */
 };

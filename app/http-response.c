@@ -9,6 +9,7 @@
 #include <libxml/tree.h>
 
 #include "http-response.h"
+#include "page.h"
 #include "util.h"
 
 /* libxml2 takes const xmlChar * for names and text; BAD_CAST would drop the const. */
@@ -181,12 +182,22 @@ static void
 http_render_error_html(struct http_response *res, const struct http_request *req,
     const char *message)
 {
-	htmlDocPtr doc = htmlNewDocNoDtD(NULL, NULL);
+	htmlDocPtr doc;
 	xmlNodePtr html, head, body, main, node, meta;
 	xmlChar *out = NULL;
 	int outlen = 0;
 	char title[96];
 
+	if (message != NULL && (strcmp(message, http_status_text(res->status)) == 0 ||
+	    strcmp(message, http_explain(res->status)) == 0))
+		message = NULL;
+	if (page_templates() != NULL) {
+		page_render_error(res, req, http_status_text(res->status),
+		    http_explain(res->status), message);
+		return;
+	}
+	/* Before the templates are loaded (and in unit tests): a minimal page. */
+	doc = htmlNewDocNoDtD(NULL, NULL);
 	snprintf(title, sizeof(title), "%d %s · mailroom", res->status,
 	    http_status_text(res->status));
 	xmlCreateIntSubset(doc, XC("html"), NULL, NULL);
@@ -205,8 +216,7 @@ http_render_error_html(struct http_response *res, const struct http_request *req
 	snprintf(title, sizeof(title), "%d %s", res->status, http_status_text(res->status));
 	xmlNewTextChild(main, NULL, XC("h1"), XC(title));
 	xmlNewTextChild(main, NULL, XC("p"), XC(http_explain(res->status)));
-	if (message != NULL && strcmp(message, http_status_text(res->status)) != 0 &&
-	    strcmp(message, http_explain(res->status)) != 0)
+	if (message != NULL)
 		xmlNewTextChild(main, NULL, XC("p"), XC(message));
 	node = xmlNewTextChild(main, NULL, XC("p"), XC("Request id: "));
 	xmlNewTextChild(node, NULL, XC("code"),

@@ -19,6 +19,7 @@
 #include "db-pool.h"
 #include "http-server.h"
 #include "metrics.h"
+#include "page.h"
 #include "routes.h"
 #include "util.h"
 
@@ -85,6 +86,8 @@ main(int argc, char **argv)
 
 	if (http_router_compile(&router, routes, routes_count, err, sizeof(err)) == -1)
 		fatal("route table: %s", err);
+	if (page_init(mr_config.templates_dir, err, sizeof(err)) == -1)
+		fatal("templates: %s", err);
 	main_check_database();
 	if (check_only) {
 		printf("ok: configuration valid (%s), database reachable and migrated\n",

@@ -1,11 +1,9 @@
 /* page-health.c: the operational endpoints: /healthz (the process answers), /readyz (the
- * database answers and its schema is this build's), /metrics (Prometheus text), and the
- * start page. */
+ * database answers and its schema is this build's), /metrics (Prometheus text). */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <libxml/HTMLtree.h>
 
 #include "db-migrate.h"
 #include "db-pool.h"
@@ -66,25 +64,5 @@ page_health_metrics(struct http_ctx *c)
 		metrics_pool(db_pool_in_use(c->pool), db_pool_size(c->pool));
 	c->res->content_type = "text/plain; version=0.0.4; charset=utf-8";
 	metrics_render(&c->res->body);
-	return 200;
-}
-
-/* The start page says what is here and what is not yet. */
-int
-page_health_home(struct http_ctx *c)
-{
-	static const char page[] =
-	    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-	    "<title>mailroom</title></head><body><main>"
-	    "<h1>mailroom</h1>"
-	    "<p>The server is running. The web dashboard (sign-in, inbox, settings) is not "
-	    "part of this version yet.</p>"
-	    "<ul><li><a href=\"/healthz\">/healthz</a>: the process answers</li>"
-	    "<li><a href=\"/readyz\">/readyz</a>: the database is reachable and migrated</li>"
-	    "<li><a href=\"/metrics\">/metrics</a>: Prometheus metrics</li></ul>"
-	    "</main></body></html>\n";
-
-	http_response_text(c->res, 200, "text/html; charset=utf-8", page, sizeof(page) - 1);
 	return 200;
 }

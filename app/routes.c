@@ -5,7 +5,8 @@
 #include "routes.h"
 
 const struct route routes[] = {
-	{ "GET", "/", page_health_home, 0 },
+	{ "GET", "/", page_home_landing, 0 },
+	{ "GET", "/inbox", page_home_inbox, 0 },
 	{ "GET", "/healthz", page_health_healthz, ROUTE_JSON },
 	{ "GET", "/readyz", page_health_readyz, ROUTE_JSON },
 	{ "GET", "/metrics", page_health_metrics, 0 },
