@@ -90,8 +90,10 @@ main(int argc, char **argv)
 		fatal("templates: %s", err);
 	main_check_database();
 	if (check_only) {
-		printf("ok: configuration valid (%s), database reachable and migrated\n",
-		    config_profile_name(mr_config.profile));
+		printf("ok: configuration valid (%s), templates loaded, database reachable and "
+		    "migrated\n", config_profile_name(mr_config.profile));
+		page_shutdown();
+		http_router_free(&router);
 		return 0;
 	}
 

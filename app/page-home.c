@@ -20,7 +20,7 @@ page_home_inbox(struct http_ctx *c)
 {
 	const char *want = kvlist_get(&c->req->query, "category");
 	const struct page_category *current = &page_categories[0];
-	json_t *cats = json_array();
+	json_t *cats;
 
 	if (want != NULL) {
 		current = NULL;
@@ -32,6 +32,7 @@ page_home_inbox(struct http_ctx *c)
 			return http_fail(c->res, 404, "not_found", "There is no such category.",
 			    NULL);
 	}
+	cats = json_array();
 	for (size_t i = 0; i < page_categories_count; i++) {
 		const struct page_category *pc = &page_categories[i];
 
