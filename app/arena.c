@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "util.h"
 
 #define ARENA_ALIGN alignof(max_align_t)
 
@@ -269,41 +270,6 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is not one:
- * overlong forms, surrogates and code points past U+10FFFF are refused. */
-static size_t
-utf8_sequence(const unsigned char *s, size_t n)
-{
-	size_t len;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 void
 buf_json_escape(struct buf *b, const char *s, size_t n)
 {
@@ -313,6 +279,7 @@ buf_json_escape(struct buf *b, const char *s, size_t n)
 	for (size_t i = 0; i < n;) {
 		unsigned char c = u[i];
 		size_t len;
+		uint32_t cp;
 
 		switch (c) {
 		case '"': buf_append(b, "\\\"", 2); i++; continue;
@@ -329,7 +296,7 @@ buf_json_escape(struct buf *b, const char *s, size_t n)
 			i++;
 			continue;
 		}
-		len = utf8_sequence(u + i, n - i);
+		len = util_utf8_decode(u + i, n - i, &cp);
 		if (len == 0) {
 			/* Keep the output valid JSON whatever the input bytes were. */
 			buf_append(b, "\\ufffd", 6);

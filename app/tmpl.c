@@ -3,7 +3,6 @@
  * walks the ops with a jansson context and never parses HTML (except inside m-html). */
 #include "config.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -50,8 +49,16 @@ enum tmpl_expr_kind {
 
 struct tmpl_seg {
 	const char *name;       /* object key */
+	size_t len;
 	long idx;               /* array index when the segment is all digits, else -1 */
 };
+
+/* jansson 2.14 looks keys up by length, which saves a strlen per lookup. */
+#if JANSSON_VERSION_HEX >= 0x020e00
+#define tmpl_object_get(o, seg) json_object_getn((o), (seg)->name, (seg)->len)
+#else
+#define tmpl_object_get(o, seg) json_object_get((o), (seg)->name)
+#endif
 
 struct tmpl_expr {
 	enum tmpl_expr_kind kind;
@@ -83,11 +90,13 @@ enum tmpl_op_kind {
 
 struct tmpl_class_cond {
 	const char *name;       /* escaped */
+	size_t len;
 	const struct tmpl_expr *expr;
 };
 
 struct tmpl_class {
 	const char *fixed;      /* escaped static classes, or NULL */
+	size_t fixedlen;
 	const struct tmpl_expr *value;  /* m-class or m-attr-class */
 	struct tmpl_class_cond *cond;
 	size_t ncond;
@@ -100,7 +109,7 @@ struct tmpl_op {
 	int flags;
 	int negate;             /* IF: m-unless */
 	long line;              /* INCLUDE: for the cycle message */
-	size_t off, len;        /* STATIC: bytes in the pool */
+	size_t off, len;        /* STATIC: bytes in the pool; ATTR: length of name */
 	size_t end;             /* IF, EACH, SLOT: index past the ops they govern */
 	const char *name;       /* ATTR: " name"; EACH: the item's name; SLOT: slot name */
 	const struct tmpl_expr *expr;
@@ -248,6 +257,32 @@ tmpl_is(xmlNodePtr n, const char *name)
 	    strcmp((const char *)n->name, name) == 0;
 }
 
+/* ASCII classes: <ctype.h> answers for bytes above 0x7f by the locale, and what a URL
+ * scheme or a template name is must not change with it. */
+static int
+tmpl_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int
+tmpl_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+tmpl_alnum(int c)
+{
+	return tmpl_alpha(c) || tmpl_digit(c);
+}
+
+static int
+tmpl_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
 /* --- Errors ------------------------------------------------------------------------ */
 
 static int tmpl_verrf(char *err, size_t errlen, const char *path, long line,
@@ -299,36 +334,76 @@ tmpl_cc_fail(struct tmpl_cc *cc, xmlNodePtr node, const char *fmt, ...)
 /* --- Escaping ---------------------------------------------------------------------- */
 
 /* Length of the UTF-8 sequence at s that libxml2 and XML accept as a character, or 0:
- * overlong forms, surrogates, code points past U+10FFFF and U+FFFE/U+FFFF are refused. */
+ * what util_utf8_decode refuses, and U+FFFE/U+FFFF. */
 static size_t
 tmpl_utf8_len(const unsigned char *s, size_t n)
 {
-	size_t len;
 	uint32_t cp;
+	size_t len = util_utf8_decode(s, n, &cp);
 
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
+	return len == 0 || cp == 0xfffe || cp == 0xffff ? 0 : len;
+}
+
+/* Room for extra more bytes in b. buf_append grows the same way; rendering writes into the
+ * reserved space directly rather than append by append. */
+static void
+tmpl_reserve(struct buf *b, size_t extra)
+{
+	size_t want = b->len + extra + 1, cap = b->cap;
+
+	if (want <= cap)
+		return;
+	while (cap < want)
+		cap *= 2;
+	b->data = arena_realloc(b->arena, b->data, b->len + 1, cap);
+	b->cap = cap;
+}
+
+static inline void
+tmpl_put(struct buf *b, const char *s, size_t n)
+{
+	tmpl_reserve(b, n);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+#define TMPL_R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+
+/* Per byte: 1 escaped everywhere, 2 escaped in attribute values, 4 a control or the
+ * start of a multi-byte sequence, looked at closer. */
+static const unsigned char tmpl_esc_class[256] = {
+	4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0, 4, 4, 0, 4, 4,         /* tab, LF, CR pass */
+	TMPL_R16(4),
+	0, 0, 2, 0, 0, 0, 1, 2, 0, 0, 0, 0, 0, 0, 0, 0,         /* " & ' */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0,         /* < > */
+	TMPL_R16(0), TMPL_R16(0), TMPL_R16(0), TMPL_R16(0),
+	TMPL_R16(4), TMPL_R16(4), TMPL_R16(4), TMPL_R16(4),
+	TMPL_R16(4), TMPL_R16(4), TMPL_R16(4), TMPL_R16(4)
+};
+
+#define TMPL_ONES 0x0101010101010101ULL
+#define TMPL_HIGHS 0x8080808080808080ULL
+
+/* Whether any byte of the word may need escaping: a control, a non-ASCII byte, & < > (and
+ * " ' in attributes). Tab, LF and CR also answer yes; the byte loop lets them through. */
+static int
+tmpl_word_special(uint64_t x, int attr)
+{
+	uint64_t amp = x ^ (TMPL_ONES * '&'), lt = x ^ (TMPL_ONES * '<');
+	uint64_t gt = x ^ (TMPL_ONES * '>');
+	uint64_t hit = (x - TMPL_ONES * 0x20) | x;      /* below 0x20, or 0x80 and above */
+
+	hit |= (amp - TMPL_ONES) & ~amp;
+	hit |= (lt - TMPL_ONES) & ~lt;
+	hit |= (gt - TMPL_ONES) & ~gt;
+	if (attr) {
+		uint64_t dq = x ^ (TMPL_ONES * '"'), sq = x ^ (TMPL_ONES * '\'');
+
+		hit |= (dq - TMPL_ONES) & ~dq;
+		hit |= (sq - TMPL_ONES) & ~sq;
 	}
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp == 0xfffe || cp == 0xffff)
-		return 0;
-	return len;
+	return (hit & TMPL_HIGHS) != 0;
 }
 
 /* The one escaper of each context: text escapes & < >, attribute values also " and '.
@@ -339,61 +414,62 @@ static void
 tmpl_escape(struct buf *b, const char *s, size_t n, int attr)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, run = 0;
+	unsigned mask = attr ? 7 : 5;
+	size_t i = 0;
 
 	while (i < n) {
-		unsigned char c = u[i];
-		const char *rep;
-		size_t replen;
+		/* Each input byte gives at most 6 output bytes ("&quot;"). */
+		size_t end = n - i < 4096 ? n : i + 4096;
+		char *o;
 
-		if (c >= 0x20 && c < 0x80) {
+		tmpl_reserve(b, (end - i) * 6);
+		o = b->data + b->len;
+		while (i < end) {
+			size_t start = i, len;
+			unsigned char c;
+
+			for (;;) {
+				size_t lim;
+				uint64_t x;
+
+				while (i + 8 <= end) {
+					memcpy(&x, u + i, 8);
+					if (tmpl_word_special(x, attr))
+						break;
+					i += 8;
+				}
+				lim = i + 8 < end ? i + 8 : end;
+				while (i < lim && (tmpl_esc_class[u[i]] & mask) == 0)
+					i++;
+				if (i < lim || i == end)
+					break;
+			}
+			memcpy(o, s + start, i - start);
+			o += i - start;
+			if (i == end)
+				break;
+			c = u[i++];
 			switch (c) {
-			case '&': rep = "&amp;"; replen = 5; break;
-			case '<': rep = "&lt;"; replen = 4; break;
-			case '>': rep = "&gt;"; replen = 4; break;
-			case '"':
-				if (!attr) {
-					i++;
-					continue;
-				}
-				rep = "&quot;";
-				replen = 6;
-				break;
-			case '\'':
-				if (!attr) {
-					i++;
-					continue;
-				}
-				rep = "&#39;";
-				replen = 5;
-				break;
-			default:
-				i++;
+			case '&': memcpy(o, "&amp;", 5); o += 5; continue;
+			case '<': memcpy(o, "&lt;", 4); o += 4; continue;
+			case '>': memcpy(o, "&gt;", 4); o += 4; continue;
+			case '"': memcpy(o, "&quot;", 6); o += 6; continue;
+			case '\'': memcpy(o, "&#39;", 5); o += 5; continue;
+			default: break;
+			}
+			if (c >= 0x80 && (len = tmpl_utf8_len(u + i - 1, n - i + 1)) != 0) {
+				/* May run past end by 3 bytes: still within the reserve. */
+				memcpy(o, s + i - 1, len);
+				o += len;
+				i += len - 1;
 				continue;
 			}
-		} else if (c == '\t' || c == '\n' || c == '\r') {
-			i++;
-			continue;
-		} else if (c >= 0x80) {
-			size_t len = tmpl_utf8_len(u + i, n - i);
-
-			if (len != 0) {
-				i += len;
-				continue;
-			}
-			rep = TMPL_FFFD;
-			replen = 3;
-		} else {
-			rep = TMPL_FFFD;
-			replen = 3;
+			memcpy(o, TMPL_FFFD, 3);
+			o += 3;
 		}
-		if (i > run)
-			buf_append(b, s + run, i - run);
-		buf_append(b, rep, replen);
-		run = ++i;
+		b->len = (size_t)(o - b->data);
 	}
-	if (n > run)
-		buf_append(b, s + run, n - run);
+	b->data[b->len] = '\0';
 }
 
 /* Percent-encodes all but RFC 3986's unreserved characters: a value joined into a URL
@@ -402,18 +478,23 @@ static void
 tmpl_url_encode(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
+	char *o;
 
+	tmpl_reserve(b, n * 3);
+	o = b->data + b->len;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-			buf_putc(b, (char)c);
+		if (tmpl_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+			*o++ = (char)c;
 		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-
-			buf_append(b, e, 3);
+			*o++ = '%';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 15];
 		}
 	}
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
 }
 
 const char *
@@ -435,10 +516,11 @@ tmpl_safe_url(const char *url, size_t *len)
 			continue;
 		if (c == ':')
 			break;
-		if (!(isalpha(c) || (sl > 0 && (isdigit(c) || c == '+' || c == '-' || c == '.'))))
+		if (!tmpl_alpha(c) &&
+		    !(sl > 0 && (tmpl_digit(c) || c == '+' || c == '-' || c == '.')))
 			return url;
 		if (sl < sizeof(scheme))
-			scheme[sl] = (char)tolower(c);
+			scheme[sl] = (char)tmpl_lower(c);
 		sl++;
 	}
 	if (i == n || sl == 0)
@@ -482,13 +564,13 @@ tmpl_lex_space(struct tmpl_lex *lx)
 static int
 tmpl_ident_start(char c)
 {
-	return isalpha((unsigned char)c) || c == '_';
+	return tmpl_alpha((unsigned char)c) || c == '_';
 }
 
 static int
 tmpl_ident_char(char c)
 {
-	return isalnum((unsigned char)c) || c == '_';
+	return tmpl_alnum((unsigned char)c) || c == '_';
 }
 
 static size_t
@@ -558,7 +640,8 @@ tmpl_parse_string(struct tmpl_lex *lx)
 			break;
 		if (c == '\\') {
 			if (*lx->p != quote && *lx->p != '\\')
-				return tmpl_lex_fail(lx, "only \\\\ and \\' (or \\\") are escapes");
+				return tmpl_lex_fail(lx,
+				    "only \\\\ and \\' (or \\\") are escapes");
 			c = *lx->p++;
 		}
 		buf_putc(&b, c);
@@ -603,13 +686,15 @@ tmpl_parse_path(struct tmpl_lex *lx, size_t n)
 		if (nseg == MR_ARRAY_LEN(seg))
 			return tmpl_lex_fail(lx, "path too long");
 		if (n == 0) {
-			while (isdigit((unsigned char)lx->p[n]))
+			while (tmpl_digit((unsigned char)lx->p[n]))
 				n++;
 			digits = n > 0;
 			if (n == 0 || tmpl_ident_char(lx->p[n]))
-				return tmpl_lex_fail(lx, "expected a name or an index after '.'");
+				return tmpl_lex_fail(lx,
+				    "expected a name or an index after '.'");
 		}
 		seg[nseg].name = arena_strndup(a, lx->p, n);
+		seg[nseg].len = n;
 		seg[nseg].idx = -1;
 		if (digits && n <= 9)
 			seg[nseg].idx = strtol(seg[nseg].name, NULL, 10);
@@ -654,7 +739,7 @@ tmpl_parse_primary(struct tmpl_lex *lx)
 	}
 	if (c == '\'' || c == '"')
 		return tmpl_parse_string(lx);
-	if (isdigit((unsigned char)c) || (c == '-' && isdigit((unsigned char)lx->p[1])))
+	if (tmpl_digit((unsigned char)c) || (c == '-' && tmpl_digit((unsigned char)lx->p[1])))
 		return tmpl_parse_number(lx);
 	n = tmpl_lex_ident(lx->p);
 	if (n == 0)
@@ -822,7 +907,8 @@ tmpl_parse_each(struct tmpl_cc *cc, xmlNodePtr node, const char *src, const char
 	if (n == 0)
 		return tmpl_lex_fail(&lx, "expected \"name in expression\"");
 	if (tmpl_is_keyword(lx.p, n) || (n == 4 && memcmp(lx.p, "loop", 4) == 0))
-		return tmpl_lex_fail(&lx, "the item cannot be named after a keyword or \"loop\"");
+		return tmpl_lex_fail(&lx,
+		    "the item cannot be named after a keyword or \"loop\"");
 	*var = arena_strndup(cc->set->arena, lx.p, n);
 	lx.p += n;
 	if (!tmpl_lex_word(&lx, "in"))
@@ -941,7 +1027,8 @@ tmpl_directive_known(const char *s, size_t n)
 		if (strlen(*d) == n && memcmp(*d, s, n) == 0)
 			return 1;
 	}
-	return (n > 7 && memcmp(s, "m-attr-", 7) == 0) || (n > 8 && memcmp(s, "m-class-", 8) == 0);
+	return (n > 7 && memcmp(s, "m-attr-", 7) == 0) ||
+	    (n > 8 && memcmp(s, "m-class-", 8) == 0);
 }
 
 /* Why m-attr-NAME may not be set from data on element el, or NULL; sets *flags. */
@@ -955,18 +1042,20 @@ tmpl_attr_refusal(const char *el, const char *name, int *flags)
 		return "needs an attribute name";
 	/* The names libxml2 reads back: a letter or "_" first, then letters, digits, "-",
 	 * "_", ":" and "." (the parser has lower-cased them already). */
-	if (!isalpha((unsigned char)name[0]) && name[0] != '_')
+	if (!tmpl_alpha((unsigned char)name[0]) && name[0] != '_')
 		return "is not an attribute name";
 	for (const char *p = name; *p != '\0'; p++) {
-		if (!isalnum((unsigned char)*p) && strchr("-_:.", *p) == NULL)
+		if (!tmpl_alnum((unsigned char)*p) && strchr("-_:.", *p) == NULL)
 			return "is not an attribute name";
 	}
 	if (strncmp(name, "m-", 2) == 0)
 		return "m- names are directives: they never reach the output";
 	if (strcmp(el, "base") == 0)
-		return "<base> changes every relative URL: its attributes cannot come from data";
+		return "<base> changes every relative URL: its attributes cannot come from "
+		    "data";
 	if (tmpl_in_list(el, tmpl_svg_animations))
-		return "SVG animations can rewrite other attributes: they cannot come from data";
+		return "SVG animations can rewrite other attributes: they cannot come from "
+		    "data";
 	if (strncmp(name, "on", 2) == 0)
 		return "event handler attributes run script: they cannot come from data";
 	if (strcmp(name, "style") == 0)
@@ -1037,14 +1126,15 @@ tmpl_cc_scan(struct tmpl_cc *cc, xmlNodePtr el, struct tmpl_dirs *d)
 			const char *why;
 			int flags;
 
-			if ((why = tmpl_attr_refusal((const char *)el->name, an + 7, &flags)) != NULL)
+			why = tmpl_attr_refusal((const char *)el->name, an + 7, &flags);
+			if (why != NULL)
 				return tmpl_cc_fail(cc, el, "%s: %s", an, why);
 			if (strcmp(an + 7, "class") == 0)
 				d->attr_class = a;
 			if (strcmp(an + 7, "content") == 0 && tmpl_is(el, "meta") &&
 			    xmlHasProp(el, (const xmlChar *)"http-equiv") != NULL)
-				return tmpl_cc_fail(cc, el, "%s: the content of <meta http-equiv> "
-				    "cannot come from data", an);
+				return tmpl_cc_fail(cc, el, "%s: the content of <meta "
+				    "http-equiv> cannot come from data", an);
 			d->nattr++;
 		} else if (strncmp(an, "m-class-", 8) == 0 && an[8] != '\0')
 			d->nclassif++;
@@ -1066,8 +1156,9 @@ tmpl_cc_dead(struct tmpl_cc *cc, xmlNodePtr el, const char *by)
 			continue;
 		for (xmlAttrPtr a = n->properties; a != NULL; a = a->next) {
 			if (strncmp((const char *)a->name, "m-", 2) == 0)
-				return tmpl_cc_fail(cc, n, "%s is inside an element whose content %s "
-				    "replaces: it would never run", (const char *)a->name, by);
+				return tmpl_cc_fail(cc, n, "%s is inside an element whose "
+				    "content %s replaces: it would never run",
+				    (const char *)a->name, by);
 		}
 		if (tmpl_cc_dead(cc, n, by) == -1)
 			return -1;
@@ -1083,7 +1174,7 @@ tmpl_raw_has_directive(const char *s)
 	for (const char *p = s; (p = strstr(p, "m-")) != NULL; p += 2) {
 		size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz-");
 
-		if ((p == s || isspace((unsigned char)p[-1])) && p[n] == '=' &&
+		if ((p == s || strchr(" \t\r\n\f", p[-1]) != NULL) && p[n] == '=' &&
 		    tmpl_directive_known(p, n))
 			return 1;
 	}
@@ -1108,7 +1199,8 @@ tmpl_cc_check(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 	    el->parent->parent->type != XML_HTML_DOCUMENT_NODE))
 		return tmpl_cc_fail(cc, el, "misplaced <%s>", name);
 	if (is_doc && d->any != d->nattr + d->nclassif + (d->cls != NULL) + (d->layout != NULL))
-		return tmpl_cc_fail(cc, el, "<%s> takes only m-attr-*, m-class and m-layout", name);
+		return tmpl_cc_fail(cc, el, "<%s> takes only m-attr-*, m-class and m-layout",
+		    name);
 	if (d->layout != NULL && strcmp(name, "html") != 0)
 		return tmpl_cc_fail(cc, el, "m-layout belongs on <html>");
 	/* m-static-src names a build artifact, not data: it may load a script. */
@@ -1121,7 +1213,8 @@ tmpl_cc_check(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 
 		if (strcmp(name, "script") != 0 || type == NULL ||
 		    !util_strcaseeq(tmpl_attr_value(type), "application/json"))
-			return tmpl_cc_fail(cc, el, "m-json belongs on <script type=\"application/json\">");
+			return tmpl_cc_fail(cc, el,
+			    "m-json belongs on <script type=\"application/json\">");
 	}
 	if (ncontent > 1)
 		return tmpl_cc_fail(cc, el, "m-text, m-html, m-json and m-slot each give the "
@@ -1129,24 +1222,26 @@ tmpl_cc_check(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 	if (d->include != NULL && d->any != (size_t)(1 + (d->with != NULL) +
 	    (d->cond_if != NULL) + (d->cond_unless != NULL) + (d->each != NULL) +
 	    (d->fragment != NULL)))
-		return tmpl_cc_fail(cc, el, "m-include replaces the element: only m-with, m-if, "
-		    "m-unless, m-each and m-fragment go with it");
+		return tmpl_cc_fail(cc, el, "m-include replaces the element: only m-with, "
+		    "m-if, m-unless, m-each and m-fragment go with it");
 	if (d->with != NULL && d->include == NULL)
 		return tmpl_cc_fail(cc, el, "m-with needs m-include");
 	if (tmpl_in_list(name, tmpl_void_elements)) {
 		if (ncontent > 0)
-			return tmpl_cc_fail(cc, el, "<%s> is a void element: it has no content", name);
+			return tmpl_cc_fail(cc, el, "<%s> is a void element: it has no content",
+			    name);
 		if (el->children != NULL)
-			return tmpl_cc_fail(cc, el, "<%s> is a void element but content was parsed "
-			    "into it: end it with />", name);
+			return tmpl_cc_fail(cc, el, "<%s> is a void element but content was "
+			    "parsed into it: end it with />", name);
 	}
 	if (strcmp(name, "title") == 0 || strcmp(name, "textarea") == 0) {
 		if (d->html != NULL)
-			return tmpl_cc_fail(cc, el, "<%s> holds text: m-html cannot go there", name);
+			return tmpl_cc_fail(cc, el, "<%s> holds text: m-html cannot go there",
+			    name);
 		for (xmlNodePtr c = el->children; c != NULL; c = c->next) {
 			if (c->type == XML_ELEMENT_NODE)
-				return tmpl_cc_fail(cc, c, "<%s> holds text only: browsers would show "
-				    "<%s> as text", name, (const char *)c->name);
+				return tmpl_cc_fail(cc, c, "<%s> holds text only: browsers "
+				    "would show <%s> as text", name, (const char *)c->name);
 		}
 	}
 	if (d->cls != NULL && d->attr_class != NULL)
@@ -1154,8 +1249,10 @@ tmpl_cc_check(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 	for (xmlAttrPtr a = el->properties; a != NULL; a = a->next) {
 		const char *an = (const char *)a->name;
 
-		if (strncmp(an, "m-static-", 9) == 0 && tmpl_prop(el, "m-attr-", an + 9) != NULL)
-			return tmpl_cc_fail(cc, el, "%s and m-attr-%s both set %s", an, an + 9, an + 9);
+		if (strncmp(an, "m-static-", 9) == 0 &&
+		    tmpl_prop(el, "m-attr-", an + 9) != NULL)
+			return tmpl_cc_fail(cc, el, "%s and m-attr-%s both set %s", an, an + 9,
+			    an + 9);
 	}
 	if (d->text != NULL && tmpl_cc_dead(cc, el, "m-text") == -1)
 		return -1;
@@ -1187,6 +1284,7 @@ tmpl_cc_class(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 		buf_init(&b, ar);
 		tmpl_escape(&b, tmpl_attr_value(fixed), strlen(tmpl_attr_value(fixed)), 1);
 		cls->fixed = b.data;
+		cls->fixedlen = b.len;
 	}
 	if (dyn != NULL && (cls->value = tmpl_cc_expr(cc, el, dyn)) == NULL)
 		return -1;
@@ -1202,6 +1300,7 @@ tmpl_cc_class(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 		buf_init(&b, ar);
 		tmpl_escape(&b, an + 8, strlen(an + 8), 1);
 		c->name = b.data;
+		c->len = b.len;
 		if ((c->expr = tmpl_cc_expr(cc, el, a)) == NULL)
 			return -1;
 	}
@@ -1245,16 +1344,14 @@ tmpl_cc_start_tag(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 		const struct tmpl_expr *e;
 		int flags;
 
-		if (strcmp(an, "class") == 0 || strcmp(an, "m-attr-class") == 0 ||
-		    strncmp(an, "m-class", 7) == 0) {
-			if (!class_ops) {
-				/* a static class alone: it falls through to the static case */
-			} else {
-				if (!class_done && tmpl_cc_class(cc, el, d) == -1)
-					return -1;
-				class_done = 1;
-				continue;
-			}
+		/* The class attribute goes where its first part stands; a static class with
+		 * no directive is an ordinary attribute. */
+		if (class_ops && (strcmp(an, "class") == 0 || strcmp(an, "m-attr-class") == 0 ||
+		    strncmp(an, "m-class", 7) == 0)) {
+			if (!class_done && tmpl_cc_class(cc, el, d) == -1)
+				return -1;
+			class_done = 1;
+			continue;
 		}
 		if (strncmp(an, "m-attr-", 7) == 0) {
 			if ((e = tmpl_cc_expr(cc, el, a)) == NULL)
@@ -1274,8 +1371,17 @@ tmpl_cc_start_tag(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 		}
 		if (strncmp(an, "m-", 2) == 0)
 			continue;
-		if (tmpl_prop(el, "m-attr-", an) != NULL || tmpl_prop(el, "m-static-", an) != NULL)
-			continue;       /* the static value is a placeholder for the preview */
+		/* A static value given also by a directive is a placeholder for the preview. */
+		if (tmpl_prop(el, "m-attr-", an) != NULL ||
+		    tmpl_prop(el, "m-static-", an) != NULL)
+			continue;
+		/* libxml2 refuses control characters in text but not in attribute values;
+		 * the escaper would turn them into U+FFFD behind the author's back. */
+		for (const char *v = tmpl_attr_value(a); *v != '\0'; v++) {
+			if ((unsigned char)*v < 0x20 && *v != '\t' && *v != '\n' && *v != '\r')
+				return tmpl_cc_fail(cc, el, "control character in the value of %s",
+				    an);
+		}
 		tmpl_cc_puts(cc, " ");
 		tmpl_cc_puts(cc, an);
 		if (a->children == NULL || (tmpl_in_list(an, tmpl_bool_attrs) &&
@@ -1301,8 +1407,9 @@ tmpl_cc_children(struct tmpl_cc *cc, xmlNodePtr el)
 		} else if (n->type == XML_TEXT_NODE && n->content != NULL) {
 			const char *s = (const char *)n->content;
 
-			/* libxml2 keeps a stray "<" at the end of a file as text, even in <head>;
-			 * no parser puts text there, so the output would not read back the same. */
+			/* libxml2 keeps a stray "<" at the end of a file as text, even in
+			 * <head>; no parser puts text there, so the output would not read back
+			 * the same. */
 			if ((tmpl_is(el, "html") || tmpl_is(el, "head")) &&
 			    s[strspn(s, " \t\r\n\f")] != '\0')
 				return tmpl_cc_fail(cc, n, "text directly inside <%s>",
@@ -1322,7 +1429,8 @@ tmpl_cc_raw(struct tmpl_cc *cc, xmlNodePtr el)
 	for (xmlNodePtr n = el->children; n != NULL; n = n->next) {
 		const char *s = (const char *)n->content;
 
-		if ((n->type != XML_CDATA_SECTION_NODE && n->type != XML_TEXT_NODE) || s == NULL)
+		if (s == NULL ||
+		    (n->type != XML_CDATA_SECTION_NODE && n->type != XML_TEXT_NODE))
 			continue;
 		if (tmpl_raw_has_directive(s))
 			return tmpl_cc_fail(cc, el, "directives inside <%s> are not processed: "
@@ -1350,8 +1458,8 @@ tmpl_cc_fill(struct tmpl_cc *cc, xmlNodePtr el, const struct tmpl_dirs *d)
 	if (cc->in_fill)
 		return tmpl_cc_fail(cc, el, "m-fill=\"%s\" inside another m-fill", name);
 	if (cc->in_cond)
-		return tmpl_cc_fail(cc, el, "m-fill=\"%s\" inside m-if, m-unless or m-each: fills "
-		    "always go to the layout", name);
+		return tmpl_cc_fail(cc, el, "m-fill=\"%s\" inside m-if, m-unless or m-each: "
+		    "fills always go to the layout", name);
 	if (tmpl_range_find(t->fills, t->nfills, name) != NULL)
 		return tmpl_cc_fail(cc, el, "m-fill=\"%s\" given twice", name);
 	tmpl_cc_flush(cc);
@@ -1397,8 +1505,8 @@ tmpl_cc_layout(struct tmpl_cc *cc, xmlNodePtr el, xmlAttrPtr a)
 	if (layout == NULL)
 		return tmpl_cc_fail(cc, el, "m-layout=\"%s\": unknown layout", name);
 	if (layout == cc->t || tmpl_doc_has_layout(layout))
-		return tmpl_cc_fail(cc, el, "m-layout=\"%s\": that template uses m-layout itself "
-		    "and layouts do not nest", name);
+		return tmpl_cc_fail(cc, el, "m-layout=\"%s\": that template uses m-layout "
+		    "itself and layouts do not nest", name);
 	cc->t->layout = layout;
 	return 0;
 }
@@ -1487,8 +1595,8 @@ tmpl_cc_element(struct tmpl_cc *cc, xmlNodePtr el)
 		if (*tmpl_attr_value(d.fragment) == '\0')
 			return tmpl_cc_fail(cc, el, "m-fragment needs a name");
 		if (tmpl_range_find(t->frags, t->nfrags, tmpl_attr_value(d.fragment)) != NULL)
-			return tmpl_cc_fail(cc, el, "m-fragment=\"%s\" is already a fragment of "
-			    "this template", tmpl_attr_value(d.fragment));
+			return tmpl_cc_fail(cc, el, "m-fragment=\"%s\" is already a fragment "
+			    "of this template", tmpl_attr_value(d.fragment));
 		tmpl_cc_flush(cc);
 		frag_start = t->nops;
 	}
@@ -1537,7 +1645,8 @@ tmpl_cc_element(struct tmpl_cc *cc, xmlNodePtr el)
 
 				if ((e = tmpl_cc_expr(cc, el, a)) == NULL)
 					return -1;
-				op = tmpl_cc_op(cc, d.html != NULL ? TMPL_OP_HTML : TMPL_OP_JSON);
+				op = tmpl_cc_op(cc, d.html != NULL ? TMPL_OP_HTML :
+				    TMPL_OP_JSON);
 				op->expr = e;
 			} else if (strcmp(name, "script") == 0 || strcmp(name, "style") == 0) {
 				if (tmpl_cc_raw(cc, el) == -1)
@@ -1604,10 +1713,10 @@ tmpl_prefix_ci(const char *s, size_t n, const char *prefix)
 	if (n < pl)
 		return 0;
 	for (size_t i = 0; i < pl; i++) {
-		if (tolower((unsigned char)s[i]) != prefix[i])
+		if (tmpl_lower((unsigned char)s[i]) != prefix[i])
 			return 0;
 	}
-	return n == pl || !isalnum((unsigned char)s[pl]);
+	return n == pl || !tmpl_alnum((unsigned char)s[pl]);
 }
 
 struct tmpl_perr {
@@ -1661,7 +1770,7 @@ tmpl_unclosed_quote(const char *s, size_t n)
 				return 0;
 			for (; s + i < end; i++)
 				line += s[i] == '\n';
-		} else if (c == '<' && i + 1 < n && isalpha((unsigned char)s[i + 1])) {
+		} else if (c == '<' && i + 1 < n && tmpl_alpha((unsigned char)s[i + 1])) {
 			in_tag = 1;
 			last = 0;
 			if (tmpl_prefix_ci(s + i + 1, n - i - 1, "script"))
@@ -1682,9 +1791,19 @@ tmpl_parse_error(void *data, tmpl_xml_error e)
 	size_t len;
 
 	/* libxml2 2.9 knows HTML 4 only and reports main, nav, svg, template... as unknown
-	 * tags: those are HTML5, not mistakes. */
-	if (pe->failed || e->level < XML_ERR_ERROR || e->code == XML_HTML_UNKNOWN_TAG)
+	 * tags: those are HTML5, not mistakes. A prefixed name (o:p) is one: libxml2 keeps
+	 * only what follows the ":", and <x:script> would come out as <script>. */
+	if (pe->failed || e->level < XML_ERR_ERROR)
 		return;
+	if (e->code == XML_HTML_UNKNOWN_TAG) {
+		if (e->str1 == NULL || strchr(e->str1, ':') == NULL)
+			return;
+		pe->failed = 1;
+		tmpl_errf(pe->err, pe->errlen, pe->path, e->line > 0 ? e->line : 1,
+		    "<%s>: element names with a prefix are not HTML (libxml2 drops the "
+		    "prefix)", e->str1);
+		return;
+	}
 	pe->failed = 1;
 	len = e->message != NULL ? strlen(e->message) : 0;
 	while (len > 0 && (e->message[len - 1] == '\n' || e->message[len - 1] == ' '))
@@ -1726,8 +1845,10 @@ tmpl_is_fragment_file(const char *s, size_t n)
 		}
 		break;
 	}
-	return !(tmpl_prefix_ci(s + i, n - i, "<!doctype") || tmpl_prefix_ci(s + i, n - i, "<html") ||
-	    tmpl_prefix_ci(s + i, n - i, "<head") || tmpl_prefix_ci(s + i, n - i, "<body"));
+	s += i;
+	n -= i;
+	return !(tmpl_prefix_ci(s, n, "<!doctype") || tmpl_prefix_ci(s, n, "<html") ||
+	    tmpl_prefix_ci(s, n, "<head") || tmpl_prefix_ci(s, n, "<body"));
 }
 
 static int
@@ -1741,7 +1862,8 @@ tmpl_parse(struct tmpl *t, char *err, size_t errlen)
 	xmlDocPtr doc;
 
 	if (len > TMPL_MAX_FILE)
-		return tmpl_errf(err, errlen, t->path, 1, "larger than %d bytes", TMPL_MAX_FILE);
+		return tmpl_errf(err, errlen, t->path, 1, "larger than %d bytes",
+		    TMPL_MAX_FILE);
 	if (memchr(text, '\0', len) != NULL)
 		return tmpl_errf(err, errlen, t->path, 1, "NUL byte in template");
 	if (tmpl_is_fragment_file(text, len)) {
@@ -1924,7 +2046,8 @@ tmpl_set_load_mem(const struct tmpl_source *src, size_t n, struct tmpl_set **out
 
 		if (strcmp(src[i].name, "static/manifest.json") == 0) {
 			json_error_t je;
-			json_t *m = json_loadb(src[i].text, src[i].len, JSON_REJECT_DUPLICATES, &je);
+			json_t *m = json_loadb(src[i].text, src[i].len, JSON_REJECT_DUPLICATES,
+			    &je);
 
 			json_decref(set->manifest);
 			set->manifest = NULL;
@@ -1933,7 +2056,8 @@ tmpl_set_load_mem(const struct tmpl_source *src, size_t n, struct tmpl_set **out
 			continue;
 		}
 		if (nl < 6 || strcmp(src[i].name + nl - 5, ".html") != 0) {
-			tmpl_errf(err, errlen, src[i].name, 1, "a template's name ends in .html");
+			tmpl_errf(err, errlen, src[i].name, 1,
+			    "a template's name ends in .html");
 			goto fail;
 		}
 		t = tmpl_add(set, src[i].name);
@@ -1961,8 +2085,8 @@ tmpl_read_file(const char *path, size_t *len, char *err, size_t errlen)
 		return NULL;
 	}
 	if (fstat(fileno(f), &st) == -1 || st.st_size > TMPL_MAX_FILE) {
-		tmpl_errf(err, errlen, NULL, 0, "%s: cannot read (or larger than %d bytes)", path,
-		    TMPL_MAX_FILE);
+		tmpl_errf(err, errlen, NULL, 0, "%s: cannot read (or larger than %d bytes)",
+		    path, TMPL_MAX_FILE);
 		fclose(f);
 		return NULL;
 	}
@@ -2002,17 +2126,19 @@ tmpl_walk(struct tmpl_set *set, const char *root, const char *rel, int depth, ch
 		/* static/ holds the assets and their manifest, not templates. */
 		if (de->d_name[0] == '.' || (depth == 0 && strcmp(de->d_name, "static") == 0))
 			continue;
-		child = rel[0] != '\0' ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		child = rel[0] != '\0' ? xasprintf("%s/%s", rel, de->d_name) :
+		    xstrdup(de->d_name);
 		full = xasprintf("%s/%s", root, child);
 		if (stat(full, &st) == -1) {
 			rc = tmpl_errf(err, errlen, NULL, 0, "%s: %s", full, strerror(errno));
 		} else if (S_ISDIR(st.st_mode)) {
 			if (depth + 1 >= TMPL_MAX_DIR_DEPTH)
-				rc = tmpl_errf(err, errlen, NULL, 0, "%s: directories nested too deeply",
-				    full);
+				rc = tmpl_errf(err, errlen, NULL, 0,
+				    "%s: directories nested too deeply", full);
 			else
 				rc = tmpl_walk(set, root, child, depth + 1, err, errlen);
-		} else if (S_ISREG(st.st_mode) && nl > 5 && strcmp(de->d_name + nl - 5, ".html") == 0) {
+		} else if (S_ISREG(st.st_mode) && nl > 5 &&
+		    strcmp(de->d_name + nl - 5, ".html") == 0) {
 			struct tmpl *t = tmpl_add(set, child);
 
 			t->path = arena_strdup(set->arena, full);
@@ -2141,7 +2267,9 @@ tmpl_truthy(const struct tmpl_value *v)
 	case TMPL_V_REAL: return v->d < 0 || v->d > 0;
 	case TMPL_V_STR: return v->len > 0;
 	case TMPL_V_JSON:
-		return json_is_array(v->j) ? json_array_size(v->j) > 0 : json_object_size(v->j) > 0;
+		if (json_is_array(v->j))
+			return json_array_size(v->j) > 0;
+		return json_object_size(v->j) > 0;
 	case TMPL_V_NULL: break;
 	}
 	return 0;
@@ -2173,6 +2301,26 @@ tmpl_equal(const struct tmpl_value *a, const struct tmpl_value *b)
 	return 0;
 }
 
+/* Decimal digits of v into out (at least 21 bytes); snprintf costs more than the rest of
+ * an attribute. */
+static int
+tmpl_format_int(char *out, json_int_t v)
+{
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	char rev[24];
+	int n = 0, len = 0;
+
+	do {
+		rev[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		out[len++] = '-';
+	while (n > 0)
+		out[len++] = rev[--n];
+	return len;
+}
+
 /* The text of a value: numbers as integers or %g, booleans as true/false, and nothing for
  * null, arrays and objects. tmp holds the digits. */
 static void
@@ -2186,7 +2334,7 @@ tmpl_value_text(const struct tmpl_value *v, char tmp[32], const char **s, size_t
 		*len = v->len;
 		return;
 	case TMPL_V_INT:
-		n = snprintf(tmp, 32, "%" JSON_INTEGER_FORMAT, v->i);
+		n = tmpl_format_int(tmp, v->i);
 		break;
 	case TMPL_V_REAL:
 		n = snprintf(tmp, 32, "%g", v->d);
@@ -2236,11 +2384,11 @@ tmpl_eval_path(const struct tmpl_expr *e, const struct tmpl_scope *sc)
 		}
 		return v;
 	}
-	j = json_object_get(sc->root, e->seg[0].name);
+	j = tmpl_object_get(sc->root, &e->seg[0]);
 walk:
 	for (size_t i = 1; i < e->nseg && j != NULL; i++) {
 		if (json_is_object(j))
-			j = json_object_get(j, e->seg[i].name);
+			j = tmpl_object_get(j, &e->seg[i]);
 		else if (json_is_array(j) && e->seg[i].idx >= 0)
 			j = json_array_get(j, (size_t)e->seg[i].idx);
 		else
@@ -2272,7 +2420,7 @@ tmpl_concat(struct tmpl_run *r, const struct tmpl_expr *e, const struct tmpl_sco
 	if (url && e->kind != TMPL_EX_STR && e->kind != TMPL_EX_INT)
 		tmpl_url_encode(b, s, len);
 	else
-		buf_append(b, s, len);
+		tmpl_put(b, s, len);
 }
 
 static struct tmpl_value
@@ -2354,7 +2502,7 @@ tmpl_exec_attr(struct tmpl_run *r, const struct tmpl_op *op, const struct tmpl_s
 	}
 	if (op->flags & TMPL_ATTR_BOOL) {
 		if (tmpl_truthy(&v))
-			buf_append(r->out, op->name, op->len);
+			tmpl_put(r->out, op->name, op->len);
 		return;
 	}
 	if (v.kind == TMPL_V_NULL || v.kind == TMPL_V_JSON)
@@ -2362,10 +2510,10 @@ tmpl_exec_attr(struct tmpl_run *r, const struct tmpl_op *op, const struct tmpl_s
 	tmpl_value_text(&v, tmp, &s, &len);
 	if (op->flags & TMPL_ATTR_URL)
 		s = tmpl_safe_url(s, &len);
-	buf_append(r->out, op->name, op->len);
-	buf_append(r->out, "=\"", 2);
+	tmpl_put(r->out, op->name, op->len);
+	tmpl_put(r->out, "=\"", 2);
 	tmpl_escape(r->out, s, len, 1);
-	buf_putc(r->out, '"');
+	tmpl_put(r->out, "\"", 1);
 }
 
 static void
@@ -2375,9 +2523,9 @@ tmpl_exec_class(struct tmpl_run *r, const struct tmpl_class *cls, const struct t
 	size_t start = out->len;
 	int empty = 1;
 
-	buf_append(out, " class=\"", 8);
+	tmpl_put(out, " class=\"", 8);
 	if (cls->fixed != NULL) {
-		buf_puts(out, cls->fixed);
+		tmpl_put(out, cls->fixed, cls->fixedlen);
 		empty = 0;
 	}
 	if (cls->value != NULL) {
@@ -2389,7 +2537,7 @@ tmpl_exec_class(struct tmpl_run *r, const struct tmpl_class *cls, const struct t
 		tmpl_value_text(&v, tmp, &s, &len);
 		if (len > 0) {
 			if (!empty)
-				buf_putc(out, ' ');
+				tmpl_put(out, " ", 1);
 			tmpl_escape(out, s, len, 1);
 			empty = 0;
 		}
@@ -2400,15 +2548,15 @@ tmpl_exec_class(struct tmpl_run *r, const struct tmpl_class *cls, const struct t
 		if (!tmpl_truthy(&v))
 			continue;
 		if (!empty)
-			buf_putc(out, ' ');
-		buf_puts(out, cls->cond[i].name);
+			tmpl_put(out, " ", 1);
+		tmpl_put(out, cls->cond[i].name, cls->cond[i].len);
 		empty = 0;
 	}
 	if (empty) {
 		out->len = start;
 		out->data[start] = '\0';
 	} else {
-		buf_putc(out, '"');
+		tmpl_put(out, "\"", 1);
 	}
 }
 
@@ -2458,10 +2606,11 @@ tmpl_exec_json(struct tmpl_run *r, const struct tmpl_value *v)
 				rep = "\\u003e";
 			else if (c == '&')
 				rep = "\\u0026";
-			else if (c == 0xe2 && i + 2 < raw.len && (unsigned char)raw.data[i + 1] == 0x80 &&
-			    ((unsigned char)raw.data[i + 2] == 0xa8 ||
-			    (unsigned char)raw.data[i + 2] == 0xa9)) {
-				rep = (unsigned char)raw.data[i + 2] == 0xa8 ? "\\u2028" : "\\u2029";
+			else if (c == 0xe2 && i + 2 < raw.len &&
+			    (unsigned char)raw.data[i + 1] == 0x80 &&
+			    ((unsigned char)raw.data[i + 2] & 0xfe) == 0xa8) {
+				/* E2 80 A8 and E2 80 A9: U+2028 and U+2029 */
+				rep = raw.data[i + 2] == '\xa8' ? "\\u2028" : "\\u2029";
 				skip = 3;
 			} else {
 				continue;
@@ -2506,7 +2655,7 @@ tmpl_exec(struct tmpl_run *r, const struct tmpl *t, size_t pc, size_t end,
 
 		switch (op->kind) {
 		case TMPL_OP_STATIC:
-			buf_append(r->out, t->pool.data + op->off, op->len);
+			tmpl_put(r->out, t->pool.data + op->off, op->len);
 			break;
 		case TMPL_OP_TEXT: {
 			const char *s;
@@ -2536,10 +2685,10 @@ tmpl_exec(struct tmpl_run *r, const struct tmpl *t, size_t pc, size_t end,
 		case TMPL_OP_EACH:
 			v = tmpl_eval(r, op->expr, sc);
 			if (json_is_array(v.j)) {
-				struct tmpl_loop loop = { op->name, NULL, 0, json_array_size(v.j),
-				    sc->loop };
+				struct tmpl_loop loop = { op->name, NULL, 0, 0, sc->loop };
 				struct tmpl_scope inner = { sc->root, &loop };
 
+				loop.count = json_array_size(v.j);
 				for (loop.idx = 0; loop.idx < loop.count; loop.idx++) {
 					loop.item = json_array_get(v.j, loop.idx);
 					tmpl_exec(r, t, pc + 1, op->end, &inner);
@@ -2555,17 +2704,25 @@ tmpl_exec(struct tmpl_run *r, const struct tmpl *t, size_t pc, size_t end,
 				inner.root = v.j;
 				inner.loop = NULL;
 			}
-			tmpl_exec(r, op->target, op->target->body_start, op->target->body_end, &inner);
+			tmpl_exec(r, op->target, op->target->body_start, op->target->body_end,
+			    &inner);
 			break;
 		}
 		case TMPL_OP_SLOT: {
-			const struct tmpl_range *fill = r->page == NULL ? NULL :
-			    tmpl_range_find(r->page->fills, r->page->nfills, op->name);
+			const struct tmpl *page = r->page;
+			const struct tmpl_range *fill = page == NULL ? NULL :
+			    tmpl_range_find(page->fills, page->nfills, op->name);
 
-			if (fill != NULL)
-				tmpl_exec(r, r->page, fill->start, fill->end, sc);
-			else
+			if (fill != NULL) {
+				/* Fills do not nest: a slot reached again from inside a fill
+				 * (through a partial) shows its default instead of the same fill
+				 * forever. */
+				r->page = NULL;
+				tmpl_exec(r, page, fill->start, fill->end, sc);
+				r->page = page;
+			} else {
 				tmpl_exec(r, t, pc + 1, op->end, sc);
+			}
 			pc = op->end;
 			continue;
 		}
@@ -2596,8 +2753,8 @@ tmpl_render(const struct tmpl_set *set, const char *name, const char *fragment,
 		const struct tmpl_range *f = tmpl_range_find(t->frags, t->nfrags, fragment);
 
 		if (f == NULL)
-			return tmpl_errf(err, errlen, NULL, 0, "%s has no fragment \"%s\"", name,
-			    fragment);
+			return tmpl_errf(err, errlen, NULL, 0, "%s has no fragment \"%s\"",
+			    name, fragment);
 		tmpl_exec(&r, t, f->start, f->end, &sc);
 	} else if (t->layout != NULL) {
 		r.page = t;

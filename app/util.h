@@ -45,5 +45,9 @@ void util_random_hex(char *out, size_t nbytes);
 /* Constant-time-free helpers for ASCII. */
 int util_strcaseeq(const char *a, const char *b);
 int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Length of the valid UTF-8 sequence at s (at most n > 0 bytes) with its code point in *cp,
+ * or 0 when it is not one: overlong forms, surrogates and code points past U+10FFFF are
+ * refused. */
+size_t util_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 
 #endif

@@ -137,9 +137,9 @@ test_error_page_escapes(void)
 	http_fail(&res, 400, "bad_request", "field \"<script>alert(1)</script>\" & more", NULL);
 	http_response_render_error(&res, &req);
 	CU_ASSERT_PTR_NULL(strstr(res.body.data, "<script>alert"));
-	CU_ASSERT_PTR_NOT_NULL(strstr(res.body.data,
+	CU_ASSERT(strstr(res.body.data,
 	    "field &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot; &amp; more") != NULL ||
-	    strstr(res.body.data, "field \"&lt;script&gt;alert(1)&lt;/script&gt;\" &amp; more"));
+	    strstr(res.body.data, "field \"&lt;script&gt;alert(1)&lt;/script&gt;\" &amp; more") != NULL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.body.data, "rid-2"));
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.body.data, ">Bad Request<"));
 	check_reparses(res.body.data, res.body.len);
