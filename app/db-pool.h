@@ -10,6 +10,11 @@
 enum db_stmt {
 	DB_STMT_PING,
 	DB_STMT_MIGRATIONS_APPLIED,
+	DB_STMT_BEGIN,
+	DB_STMT_COMMIT,
+	DB_STMT_ROLLBACK,
+	/* Add new statements at the end of a module's block, one block per module, each
+	 * named DB_STMT_<MODULE>_<WHAT>; db-stmt.c holds their SQL in the same order. */
 	DB_STMT__COUNT
 };
 

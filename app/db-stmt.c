@@ -10,4 +10,7 @@ const struct db_stmt_def db_stmts[DB_STMT__COUNT] = {
 	    "SELECT count(*) AS applied, max(version) AS version, "
 	    "(SELECT name FROM schema_migrations ORDER BY version DESC LIMIT 1) AS name "
 	    "FROM schema_migrations", 0, 1 },
+	[DB_STMT_BEGIN] = { DB_STMT_BEGIN, "begin", "BEGIN", 0, 0 },
+	[DB_STMT_COMMIT] = { DB_STMT_COMMIT, "commit", "COMMIT", 0, 0 },
+	[DB_STMT_ROLLBACK] = { DB_STMT_ROLLBACK, "rollback", "ROLLBACK", 0, 0 },
 };

@@ -10,6 +10,7 @@
 
 struct db_pool;
 struct db_conn;
+struct auth_user;
 
 /* What a handler sees: the parsed request, the response to fill, the request's arena and
  * a database connection taken from the pool on first use. */
@@ -19,6 +20,9 @@ struct http_ctx {
 	struct arena *arena;
 	struct db_pool *pool;
 	struct db_conn *db;
+	/* Filled by auth_user() on first use; user NULL when anonymous. */
+	int auth_done;
+	const struct auth_user *user;
 };
 
 typedef int (*http_handler)(struct http_ctx *c);
@@ -35,6 +39,8 @@ struct route {
 	const char *pattern;
 	http_handler handler;
 	unsigned flags;
+	/* With ROUTE_TOKEN: the scope a bearer token needs ("read", "write"); NULL: any. */
+	const char *scope;
 };
 
 enum capture_type { CAPTURE_INT, CAPTURE_UUID, CAPTURE_SLUG, CAPTURE_STR };

@@ -29,6 +29,31 @@ http_ctx_db(struct http_ctx *c)
 	return c->db;
 }
 
+PGresult *
+http_ctx_exec(struct http_ctx *c, int stmt, int nparams, const char *const *params)
+{
+	struct db_conn *db = http_ctx_db(c);
+	PGresult *r;
+	int status;
+
+	if (db == NULL) {
+		http_fail(c->res, 503, "database_unavailable",
+		    "The database is not reachable right now. Try again shortly.", NULL);
+		return NULL;
+	}
+	r = db_exec(db, (enum db_stmt)stmt, nparams, params, &status);
+	if (r == NULL) {
+		if (status == 503)
+			http_fail(c->res, 503, "database_unavailable",
+			    "The database is not reachable right now. Try again shortly.", NULL);
+		else if (status == 409)
+			http_fail(c->res, 409, "conflict", "That conflicts with existing data.", NULL);
+		else
+			http_fail(c->res, status, NULL, NULL, NULL);
+	}
+	return r;
+}
+
 static int
 http_is_unsafe(const char *method)
 {
@@ -40,7 +65,7 @@ void
 http_server_dispatch(const struct http_server_opts *opts, struct http_request *req,
     struct http_response *res, struct arena *a, const struct http_error *parse_err)
 {
-	struct http_ctx ctx = { req, res, a, opts->pool, NULL };
+	struct http_ctx ctx = { .req = req, .res = res, .arena = a, .pool = opts->pool };
 	char allow[128];
 	int idx, status;
 

@@ -28,4 +28,10 @@ void http_server_dispatch(const struct http_server_opts *opts, struct http_reque
  * database is unavailable: the handler answers 503. */
 struct db_conn *http_ctx_db(struct http_ctx *c);
 
+/* Runs a prepared statement on the request's connection. On failure (database down, a
+ * constraint, a timeout) records the mapped status on c->res with http_fail and returns
+ * NULL: handlers `if (r == NULL) return c->res->status;`. The caller PQclear's. */
+struct pg_result *http_ctx_exec(struct http_ctx *c, int stmt, int nparams,
+    const char *const *params);
+
 #endif

@@ -5,11 +5,11 @@
 #include "routes.h"
 
 const struct route routes[] = {
-	{ "GET", "/", page_home_landing, 0 },
-	{ "GET", "/inbox", page_home_inbox, 0 },
-	{ "GET", "/healthz", page_health_healthz, ROUTE_JSON },
-	{ "GET", "/readyz", page_health_readyz, ROUTE_JSON },
-	{ "GET", "/metrics", page_health_metrics, 0 },
+	{ "GET", "/", page_home_landing, 0, NULL },
+	{ "GET", "/inbox", page_home_inbox, 0, NULL },
+	{ "GET", "/healthz", page_health_healthz, ROUTE_JSON, NULL },
+	{ "GET", "/readyz", page_health_readyz, ROUTE_JSON, NULL },
+	{ "GET", "/metrics", page_health_metrics, 0, NULL },
 };
 
 const size_t routes_count = MR_ARRAY_LEN(routes);

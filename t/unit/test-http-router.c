@@ -14,14 +14,14 @@ h(struct http_ctx *c)
 }
 
 static const struct route table[] = {
-	{ "GET", "/", h, 0 },
-	{ "GET", "/messages", h, 0 },
-	{ "POST", "/messages", h, ROUTE_CSRF },
-	{ "GET", "/messages/{id:int}", h, 0 },
-	{ "DELETE", "/messages/{id:int}", h, 0 },
-	{ "GET", "/threads/{tid:uuid}/raw", h, 0 },
-	{ "GET", "/c/{name:slug}", h, 0 },
-	{ "GET", "/f/{any:str}", h, 0 },
+	{ "GET", "/", h, 0, NULL },
+	{ "GET", "/messages", h, 0, NULL },
+	{ "POST", "/messages", h, ROUTE_CSRF, NULL },
+	{ "GET", "/messages/{id:int}", h, 0, NULL },
+	{ "DELETE", "/messages/{id:int}", h, 0, NULL },
+	{ "GET", "/threads/{tid:uuid}/raw", h, 0, NULL },
+	{ "GET", "/c/{name:slug}", h, 0, NULL },
+	{ "GET", "/f/{any:str}", h, 0, NULL },
 };
 
 static int
@@ -122,14 +122,14 @@ test_compile_errors(void)
 		struct route rt;
 		const char *why;
 	} bad[] = {
-		{ { "GET", "nope", h, 0 }, "must start with /" },
-		{ { "GET", "/a//b", h, 0 }, "empty path segment" },
-		{ { "GET", "/a/", h, 0 }, "trailing slash" },
-		{ { "GET", "/a/{id}", h, 0 }, "{name:type}" },
-		{ { "GET", "/a/{id:float}", h, 0 }, "unknown capture type" },
-		{ { "GET", "/a/{:int}", h, 0 }, "{name:type}" },
-		{ { "GET", "/a/x{id:int}", h, 0 }, "braces" },
-		{ { "GET", "/a", NULL, 0 }, "handler" },
+		{ { "GET", "nope", h, 0, NULL }, "must start with /" },
+		{ { "GET", "/a//b", h, 0, NULL }, "empty path segment" },
+		{ { "GET", "/a/", h, 0, NULL }, "trailing slash" },
+		{ { "GET", "/a/{id}", h, 0, NULL }, "{name:type}" },
+		{ { "GET", "/a/{id:float}", h, 0, NULL }, "unknown capture type" },
+		{ { "GET", "/a/{:int}", h, 0, NULL }, "{name:type}" },
+		{ { "GET", "/a/x{id:int}", h, 0, NULL }, "braces" },
+		{ { "GET", "/a", NULL, 0, NULL }, "handler" },
 	};
 	struct router r;
 	char err[256];
@@ -139,7 +139,7 @@ test_compile_errors(void)
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, bad[i].why));
 	}
 	{
-		const struct route dup[] = { { "GET", "/a", h, 0 }, { "GET", "/a", h, 0 } };
+		const struct route dup[] = { { "GET", "/a", h, 0, NULL }, { "GET", "/a", h, 0, NULL } };
 
 		CU_ASSERT_EQUAL(http_router_compile(&r, dup, 2, err, sizeof(err)), -1);
 		CU_ASSERT_PTR_NOT_NULL(strstr(err, "duplicate"));

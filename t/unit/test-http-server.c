@@ -22,10 +22,10 @@ h_conflict(struct http_ctx *c)
 }
 
 static const struct route table[] = {
-	{ "GET", "/ok", h_ok, 0 },
-	{ "POST", "/form", h_ok, ROUTE_CSRF },
-	{ "GET", "/mine", h_ok, ROUTE_SESSION },
-	{ "GET", "/api/v1/conflict", h_conflict, ROUTE_JSON },
+	{ "GET", "/ok", h_ok, 0, NULL },
+	{ "POST", "/form", h_ok, ROUTE_CSRF, NULL },
+	{ "GET", "/mine", h_ok, ROUTE_SESSION, NULL },
+	{ "GET", "/api/v1/conflict", h_conflict, ROUTE_JSON, NULL },
 };
 
 static struct router router;
