@@ -19,6 +19,9 @@ struct cli_cmd {
 
 extern const struct cli_cmd cli_migrate_entry;
 extern const struct cli_cmd cli_migrate_check_entry;
+extern const struct cli_cmd cli_user_entry;
+extern const struct cli_cmd cli_vault_keygen_entry;
+extern const struct cli_cmd cli_vault_rotate_entry;
 
 /* Prints "usage: mailroom NAME USAGE" to stderr and returns CLI_EXIT_USAGE. */
 int main_cli_usage(const struct cli_cmd *cmd);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cors.h"
+#include "mailer.h"
 #include "util.h"
 
 struct mr_config mr_config;
@@ -208,6 +210,177 @@ config_str(const char *name, const char *def)
 	return s != NULL && *s != '\0' ? s : def;
 }
 
+/* MAILROOM_SMTP_URL: smtp:// or smtps://, a host, an optional port and an optional
+ * "/name" to greet with. NULL when acceptable, else the reason. */
+static const char *
+config_smtp_url_invalid(const char *url, int *smtps)
+{
+	const char *p, *host, *end;
+	int64_t port;
+
+	if (strncmp(url, "smtp://", 7) == 0) {
+		p = url + 7;
+		*smtps = 0;
+	} else if (strncmp(url, "smtps://", 8) == 0) {
+		p = url + 8;
+		*smtps = 1;
+	} else {
+		return "expected smtp://host[:port] or smtps://host[:port]";
+	}
+	end = p + strcspn(p, "/");
+	/* Credentials have their own settings, so that the URL can appear in messages. */
+	if (memchr(p, '@', (size_t)(end - p)) != NULL)
+		return "no credentials in the URL: use MAILROOM_SMTP_USER and MAILROOM_SMTP_PASSWORD";
+	host = p;
+	if (*p == '[') {
+		while (isxdigit((unsigned char)*++p) || *p == ':' || *p == '.')
+			;
+		if (*p++ != ']' || p - host < 4)
+			return "bad IPv6 address";
+	} else {
+		while (isalnum((unsigned char)*p) || *p == '.' || *p == '-')
+			p++;
+	}
+	if (p == host)
+		return "no host";
+	if (*p == ':') {
+		char digits[8];
+		size_t n = strspn(p + 1, "0123456789");
+
+		if (n == 0 || n >= sizeof(digits))
+			return "bad port";
+		memcpy(digits, p + 1, n);
+		digits[n] = '\0';
+		if (util_parse_int64(digits, 1, 65535, &port) == -1)
+			return "bad port";
+		p += 1 + n;
+	}
+	if (p != end)
+		return "unexpected character after the host";
+	if (*end == '/') {
+		for (p = end + 1; *p != '\0'; p++) {
+			if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-')
+				return "the path may only hold the name to greet the server with";
+		}
+	}
+	return NULL;
+}
+
+/* Outgoing mail. Without MAILROOM_SMTP_URL nothing is sent (and the pages that would send
+ * say so); with it, a valid sender and, outside development, TLS for a password. */
+static int
+config_mail(struct mr_config *cfg, char *err, size_t errlen)
+{
+	static const char *tls_names[] = { "required", "optional", "none" };
+	const char *tls, *why;
+	char name[256], addr[256];
+	int found = 0, smtps = 0;
+
+	cfg->smtp_url = config_str("MAILROOM_SMTP_URL", NULL);
+	cfg->smtp_user = config_str("MAILROOM_SMTP_USER", NULL);
+	cfg->smtp_password = config_str("MAILROOM_SMTP_PASSWORD", NULL);
+	tls = config_str("MAILROOM_SMTP_TLS",
+	    cfg->profile == PROFILE_DEVELOPMENT ? "optional" : "required");
+	for (size_t i = 0; i < MR_ARRAY_LEN(tls_names); i++) {
+		if (strcmp(tls, tls_names[i]) == 0) {
+			cfg->smtp_tls = (enum config_smtp_tls)i;
+			found = 1;
+		}
+	}
+	if (!found) {
+		snprintf(err, errlen, "MAILROOM_SMTP_TLS: expected required, optional or none, "
+		    "got \"%.40s\"", tls);
+		return -1;
+	}
+	cfg->mail_from = config_str("MAILROOM_MAIL_FROM",
+	    cfg->profile == PROFILE_DEVELOPMENT ? "mailroom <mailroom@localhost>" : NULL);
+	if (cfg->mail_from != NULL && mailer_mailbox_parse(cfg->mail_from, name, sizeof(name),
+	    addr, sizeof(addr), &why) == -1) {
+		snprintf(err, errlen, "MAILROOM_MAIL_FROM: %s (expected \"Name <address>\" or an "
+		    "address)", why);
+		return -1;
+	}
+	if (cfg->smtp_url == NULL)
+		return 0;
+	if ((why = config_smtp_url_invalid(cfg->smtp_url, &smtps)) != NULL) {
+		snprintf(err, errlen, "MAILROOM_SMTP_URL: %s", why);
+		return -1;
+	}
+	if (smtps && cfg->smtp_tls == SMTP_TLS_NONE) {
+		snprintf(err, errlen, "MAILROOM_SMTP_TLS: none contradicts smtps:// (TLS from the "
+		    "start): use smtp:// or another MAILROOM_SMTP_TLS");
+		return -1;
+	}
+	if (cfg->mail_from == NULL) {
+		snprintf(err, errlen, "MAILROOM_MAIL_FROM is not set (required with "
+		    "MAILROOM_SMTP_URL outside development)");
+		return -1;
+	}
+	if ((cfg->smtp_user == NULL) != (cfg->smtp_password == NULL)) {
+		snprintf(err, errlen, "%s is set but %s is not", cfg->smtp_user != NULL ?
+		    "MAILROOM_SMTP_USER" : "MAILROOM_SMTP_PASSWORD", cfg->smtp_user != NULL ?
+		    "MAILROOM_SMTP_PASSWORD" : "MAILROOM_SMTP_USER");
+		return -1;
+	}
+	if (cfg->profile == PROFILE_PRODUCTION && cfg->smtp_user != NULL && !smtps &&
+	    cfg->smtp_tls != SMTP_TLS_REQUIRED) {
+		snprintf(err, errlen, "MAILROOM_SMTP_TLS: production sends the SMTP password over "
+		    "TLS only: set it to required, or use smtps://");
+		return -1;
+	}
+	return 0;
+}
+
+/* Password hashing and the sign-in throttle (password.c, throttle.c). Argon2id settings
+ * below OWASP's minimums (m = 19 MiB with t = 2, or m = 46 MiB with t = 1) are refused. */
+static int
+config_passwords(struct mr_config *cfg, char *err, size_t errlen)
+{
+	if (config_int("MAILROOM_PWHASH_OPSLIMIT", 3, 1, 32, &cfg->pwhash_opslimit, err,
+	    errlen) == -1 ||
+	    config_size("MAILROOM_PWHASH_MEMLIMIT", 64 << 20, &cfg->pwhash_memlimit, err,
+	    errlen) == -1 ||
+	    config_int("MAILROOM_PWHASH_CONCURRENCY", 2, 1, 64, &cfg->pwhash_concurrency, err,
+	    errlen) == -1 ||
+	    config_int("MAILROOM_LOGIN_MAX_FAILURES", 5, 1, 100, &cfg->login_max_failures, err,
+	    errlen) == -1 ||
+	    config_int("MAILROOM_LOGIN_LOCK_SECONDS", 900, 1, 86400, &cfg->login_lock_seconds,
+	    err, errlen) == -1 ||
+	    config_int("MAILROOM_LOGIN_IP_MAX_FAILURES", 20, 1, 10000,
+	    &cfg->login_ip_max_failures, err, errlen) == -1)
+		return -1;
+	if (cfg->pwhash_memlimit < (19u << 20) ||
+	    (cfg->pwhash_opslimit == 1 && cfg->pwhash_memlimit < (46u << 20))) {
+		snprintf(err, errlen, "MAILROOM_PWHASH_MEMLIMIT: %zu bytes is below the minimum "
+		    "(19m, or 46m with MAILROOM_PWHASH_OPSLIMIT=1)", cfg->pwhash_memlimit);
+		return -1;
+	}
+	cfg->common_passwords = config_str("MAILROOM_COMMON_PASSWORDS", NULL);
+	return 0;
+}
+
+/* The browser extension: its origins (CORS, the OAuth client ids, cors.h) and the
+ * lifetime of its access tokens (15 minutes; refresh tokens rotate, oauth.c). */
+static int
+config_extension(struct mr_config *cfg, char *err, size_t errlen)
+{
+	static char form_action[4096];
+	const char *why;
+
+	cfg->extension_origins = config_str("MAILROOM_EXTENSION_ORIGINS", NULL);
+	if ((why = cors_origins_invalid(cfg->extension_origins)) != NULL) {
+		snprintf(err, errlen, "MAILROOM_EXTENSION_ORIGINS: %s", why);
+		return -1;
+	}
+	if (cors_form_action(cfg->extension_origins, form_action, sizeof(form_action)) == -1) {
+		snprintf(err, errlen, "MAILROOM_EXTENSION_ORIGINS: too long");
+		return -1;
+	}
+	cfg->csp_form_action = form_action;
+	return config_int("MAILROOM_ACCESS_TOKEN_TTL", 900, 60, 86400, &cfg->access_token_ttl,
+	    err, errlen);
+}
+
 int
 config_load(struct mr_config *cfg, char *err, size_t errlen)
 {
@@ -275,6 +448,14 @@ config_load(struct mr_config *cfg, char *err, size_t errlen)
 
 	cfg->metrics_dir = config_str("MAILROOM_METRICS_DIR", NULL);
 	cfg->templates_dir = config_str("MAILROOM_TEMPLATES_DIR", MR_PKGDATADIR "/templates");
+	/* Read by vault.c; two sources of keys would leave it unclear which is current. */
+	cfg->vault_key_file = config_str("MAILROOM_VAULT_KEY_FILE", NULL);
+	cfg->vault_keys = config_str("MAILROOM_VAULT_KEYS", NULL);
+	if (cfg->vault_key_file != NULL && cfg->vault_keys != NULL) {
+		snprintf(err, errlen, "MAILROOM_VAULT_KEY_FILE and MAILROOM_VAULT_KEYS are both set: "
+		    "keep one");
+		return -1;
+	}
 	cfg->base_url = config_str("MAILROOM_BASE_URL",
 	    cfg->profile == PROFILE_DEVELOPMENT ? "http://127.0.0.1:8080" : NULL);
 	if (cfg->base_url == NULL) {
@@ -290,5 +471,33 @@ config_load(struct mr_config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	cfg->secure_cookies = strncmp(cfg->base_url, "https://", 8) == 0;
+
+	/* Sessions: 12 hours idle, 14 days at most (ASVS 3.3: re-authentication both after an
+	 * idle period and periodically); sensitive changes ask for the password again. */
+	if (config_int("MAILROOM_SESSION_IDLE", 12 * 3600, 60, 30 * 86400, &cfg->session_idle,
+	    err, errlen) == -1 ||
+	    config_int("MAILROOM_SESSION_MAX", 14 * 86400, 300, 365 * 86400, &cfg->session_max,
+	    err, errlen) == -1)
+		return -1;
+	if (cfg->session_idle > cfg->session_max) {
+		snprintf(err, errlen, "MAILROOM_SESSION_IDLE (%d) must not exceed "
+		    "MAILROOM_SESSION_MAX (%d)", cfg->session_idle, cfg->session_max);
+		return -1;
+	}
+	/* Outside development a new installation takes its first user (the admin) by sign-up,
+	 * then only invited people. */
+	cfg->signup = config_str("MAILROOM_SIGNUP",
+	    cfg->profile == PROFILE_DEVELOPMENT ? "open" : "invite");
+	if (strcmp(cfg->signup, "open") != 0 && strcmp(cfg->signup, "invite") != 0 &&
+	    strcmp(cfg->signup, "closed") != 0) {
+		snprintf(err, errlen, "MAILROOM_SIGNUP: expected open, invite or closed");
+		return -1;
+	}
+	if (config_mail(cfg, err, errlen) == -1)
+		return -1;
+	if (config_passwords(cfg, err, errlen) == -1)
+		return -1;
+	if (config_extension(cfg, err, errlen) == -1)
+		return -1;
 	return 0;
 }

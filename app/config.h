@@ -9,6 +9,8 @@
 #include <stddef.h>
 
 enum config_profile { PROFILE_DEVELOPMENT, PROFILE_STAGING, PROFILE_PRODUCTION };
+/* MAILROOM_SMTP_TLS: STARTTLS on smtp:// required, used when offered, or never. */
+enum config_smtp_tls { SMTP_TLS_REQUIRED, SMTP_TLS_OPTIONAL, SMTP_TLS_NONE };
 
 struct mr_config {
 	enum config_profile profile;
@@ -23,8 +25,30 @@ struct mr_config {
 	const char *log_level;          /* MAILROOM_LOG_LEVEL */
 	const char *metrics_dir;        /* MAILROOM_METRICS_DIR: shared counters of all processes */
 	const char *templates_dir;      /* MAILROOM_TEMPLATES_DIR: templates/ with static/ */
+	const char *vault_key_file;     /* MAILROOM_VAULT_KEY_FILE: the vault's key file */
+	const char *vault_keys;         /* MAILROOM_VAULT_KEYS: the keys themselves (no file) */
 	const char *base_url;           /* MAILROOM_BASE_URL */
 	int secure_cookies;             /* derived: off only in development over plain HTTP */
+	int session_idle;               /* MAILROOM_SESSION_IDLE: seconds without a request */
+	int session_max;                /* MAILROOM_SESSION_MAX: seconds since sign-in */
+	const char *signup;             /* MAILROOM_SIGNUP: open, invite or closed */
+	const char *smtp_url;           /* MAILROOM_SMTP_URL: NULL disables outgoing mail */
+	enum config_smtp_tls smtp_tls;  /* MAILROOM_SMTP_TLS */
+	const char *smtp_user;          /* MAILROOM_SMTP_USER */
+	const char *smtp_password;      /* MAILROOM_SMTP_PASSWORD: never logged */
+	const char *mail_from;          /* MAILROOM_MAIL_FROM: "Name <addr>" or addr */
+	/* Passwords (password.c) and the sign-in throttle (throttle.c). */
+	int pwhash_opslimit;            /* MAILROOM_PWHASH_OPSLIMIT: Argon2id passes */
+	size_t pwhash_memlimit;         /* MAILROOM_PWHASH_MEMLIMIT: Argon2id memory, bytes */
+	int pwhash_concurrency;         /* MAILROOM_PWHASH_CONCURRENCY: hashes at once */
+	const char *common_passwords;   /* MAILROOM_COMMON_PASSWORDS: NULL: the shipped list */
+	int login_max_failures;         /* MAILROOM_LOGIN_MAX_FAILURES: per account, then lock */
+	int login_lock_seconds;         /* MAILROOM_LOGIN_LOCK_SECONDS: the first lock */
+	int login_ip_max_failures;      /* MAILROOM_LOGIN_IP_MAX_FAILURES: per client address */
+	/* API tokens and the browser extension (oauth.c, cors.c). */
+	const char *extension_origins;  /* MAILROOM_EXTENSION_ORIGINS: checked, comma-separated */
+	int access_token_ttl;           /* MAILROOM_ACCESS_TOKEN_TTL: seconds */
+	const char *csp_form_action;    /* derived: 'self' and the extensions' redirect targets */
 };
 
 /* Loads the configuration: MAILROOM_CONFIG names a .env file (default: ./.env if it

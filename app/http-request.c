@@ -1113,6 +1113,9 @@ http_request_from_cgi(struct http_request *req, struct arena *a, char **env,
 	req->host = http_cgi_nonempty(env, "HTTP_HOST");
 	req->origin = http_cgi_nonempty(env, "HTTP_ORIGIN");
 	req->user_agent = http_cgi_nonempty(env, "HTTP_USER_AGENT");
+	req->authorization = http_cgi_nonempty(env, "HTTP_AUTHORIZATION");
+	req->sec_fetch_site = http_cgi_nonempty(env, "HTTP_SEC_FETCH_SITE");
+	req->csrf_header = http_cgi_nonempty(env, "HTTP_X_CSRF_TOKEN");
 	req->accept = http_cgi_nonempty(env, "HTTP_ACCEPT");
 	v = http_cgi_param(env, "HTTP_HX_REQUEST");
 	req->hx_request = v != NULL && strcmp(v, "true") == 0;

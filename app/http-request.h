@@ -110,6 +110,9 @@ struct http_request {
 	const char *scheme;      /* "http" or "https" */
 	const char *origin;      /* Origin header or NULL */
 	const char *user_agent;
+	const char *authorization;   /* Authorization header (never logged) */
+	const char *sec_fetch_site;  /* Sec-Fetch-Site header */
+	const char *csrf_header;     /* X-CSRF-Token header */
 	const char *accept;
 	int hx_request;          /* HX-Request: true */
 	int wants_json;          /* path under /api/ or Accept prefers JSON */

@@ -138,6 +138,26 @@ http_response_text(struct http_response *res, int status, const char *content_ty
 	buf_append(&res->body, text, len);
 }
 
+void
+http_response_set_cookie(struct http_response *res, const char *name, const char *value,
+    long max_age, int secure)
+{
+	struct arena *a = res->body.arena;
+
+	for (const char *p = value; *p != '\0'; p++) {
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.')) {
+			log_err("refusing to set cookie %s: value is not cookie-safe", name);
+			return;
+		}
+	}
+	http_response_header(res, "Set-Cookie", arena_printf(a,
+	    "%s=%s; Path=/%s%s; HttpOnly; SameSite=Lax%s", name, max_age < 0 ? "" : value,
+	    max_age != 0 ? "; Max-Age=" : "",
+	    max_age > 0 ? arena_printf(a, "%ld", max_age) : max_age < 0 ? "0" : "",
+	    secure ? "; Secure" : ""));
+}
+
 int
 http_fail(struct http_response *res, int status, const char *code, const char *message,
     json_t *details)
@@ -257,13 +277,18 @@ http_response_security_headers(struct http_response *res, const struct http_requ
 {
 	http_response_header(res, "X-Content-Type-Options", "nosniff");
 	http_response_header(res, "X-Frame-Options", "DENY");
-	http_response_header(res, "Referrer-Policy", "strict-origin-when-cross-origin");
+	/* A page with a secret in its address (a reset link) sets no-referrer itself. */
+	if (http_response_get_header(res, "Referrer-Policy") == NULL)
+		http_response_header(res, "Referrer-Policy", "strict-origin-when-cross-origin");
 	/* Scripts only from our own files (Alpine's CSP build needs no eval); styles likewise.
-	 * Email HTML is shown later in a sandboxed frame with its own, stricter policy. */
-	http_response_header(res, "Content-Security-Policy",
+	 * Email HTML is shown later in a sandboxed frame with its own, stricter policy.
+	 * form-action also names the configured extensions' redirect targets, where the
+	 * consent form of their authorization flow sends the browser (config.c, cors.h). */
+	http_response_header(res, "Content-Security-Policy", arena_printf(res->body.arena,
 	    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
 	    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-	    "form-action 'self'; frame-ancestors 'none'");
+	    "form-action %s; frame-ancestors 'none'",
+	    mr_config.csp_form_action != NULL ? mr_config.csp_form_action : "'self'"));
 	http_response_header(res, "Cross-Origin-Opener-Policy", "same-origin");
 	http_response_header(res, "Cross-Origin-Resource-Policy", "same-origin");
 	http_response_header(res, "Permissions-Policy",

@@ -20,6 +20,11 @@ struct http_response {
 
 void http_response_init(struct http_response *res, struct arena *a);
 void http_response_header(struct http_response *res, const char *name, const char *value);
+/* Adds a Set-Cookie header: Path=/, HttpOnly, SameSite=Lax, and Secure when secure.
+ * max_age > 0 makes it persistent, 0 a browser-session cookie, < 0 deletes it. The value
+ * must be cookie-safe (base64url); anything else is refused and nothing is set. */
+void http_response_set_cookie(struct http_response *res, const char *name,
+    const char *value, long max_age, int secure);
 /* First value of a header set on the response, or NULL. */
 const char *http_response_get_header(const struct http_response *res, const char *name);
 /* Replaces the body with a JSON document (compact, sorted keys) and sets the type. The

@@ -23,6 +23,10 @@ struct http_ctx {
 	/* Filled by auth_user() on first use; user NULL when anonymous. */
 	int auth_done;
 	const struct auth_user *user;
+	/* Set when the request signs in or out: the session secret that now applies ("" for
+	 * none) instead of the cookie's. */
+	const char *session_secret;
+	const char *csrf_token;    /* cached by auth_csrf_token() */
 };
 
 typedef int (*http_handler)(struct http_ctx *c);

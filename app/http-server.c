@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <fcgiapp.h>
 
+#include "auth.h"
 #include "db-pool.h"
 #include "http-server.h"
 #include "metrics.h"
@@ -54,13 +55,6 @@ http_ctx_exec(struct http_ctx *c, int stmt, int nparams, const char *const *para
 	return r;
 }
 
-static int
-http_is_unsafe(const char *method)
-{
-	return strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 &&
-	    strcmp(method, "OPTIONS") != 0;
-}
-
 void
 http_server_dispatch(const struct http_server_opts *opts, struct http_request *req,
     struct http_response *res, struct arena *a, const struct http_error *parse_err)
@@ -91,17 +85,9 @@ http_server_dispatch(const struct http_server_opts *opts, struct http_request *r
 	const struct route *rt = opts->router->routes[idx].route;
 	if (rt->flags & ROUTE_JSON)
 		req->wants_json = 1;
-	/* Authentication and CSRF checks fail closed until the accounts module provides
-	 * them: a route that asks for a user never runs anonymously. */
-	if ((rt->flags & (ROUTE_SESSION | ROUTE_TOKEN)) && req->user_id == 0) {
-		http_fail(res, 401, "unauthorized", "Sign in first.", NULL);
+	/* Who is asking, and whether this route lets them: sign-in, token scope, CSRF. */
+	if (auth_check_route(&ctx, rt) != 0)
 		goto render;
-	}
-	if ((rt->flags & ROUTE_CSRF) && http_is_unsafe(req->method)) {
-		http_fail(res, 403, "csrf_failed", "The form has expired: reload and try again.",
-		    NULL);
-		goto render;
-	}
 
 	status = rt->handler(&ctx);
 	res->status = status;

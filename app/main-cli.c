@@ -26,6 +26,9 @@ static const struct cli_cmd *const main_cli_table[] = {
 	&cli_migrate_check_entry,
 	&main_cli_help_entry,
 	&cli_migrate_entry,
+	&cli_vault_rotate_entry,
+	&cli_user_entry,
+	&cli_vault_keygen_entry,
 	&main_cli_version_entry,
 };
 

@@ -18,10 +18,13 @@
 #include "db-migrate.h"
 #include "db-pool.h"
 #include "http-server.h"
+#include "mailer.h"
 #include "metrics.h"
 #include "page.h"
 #include "routes.h"
 #include "util.h"
+#include "password.h"
+#include "vault.h"
 
 static void
 usage(void)
@@ -46,6 +49,28 @@ main_check_database(void)
 		fatal("refusing to serve: %s (run: mailroom migrate up)", err);
 	}
 	PQfinish(pg);
+}
+
+/* The vault's keys. Outside development they are required: an installation that stores
+ * mail passwords must not come up unable to open them. In development their absence only
+ * makes sealing unavailable (./contrib/dev up makes var/vault.keys). */
+static void
+main_load_vault(void)
+{
+	char err[1024];
+	int r = vault_load(&vault_process, err, sizeof(err));
+
+	if (r == -1)
+		fatal("vault: %s", err);
+	if (r == 0 && mr_config.profile != PROFILE_DEVELOPMENT)
+		fatal("vault: no keys: set MAILROOM_VAULT_KEY_FILE (required outside development; "
+		    "mailroom vault-keygen makes a key, see doc/vault.md)");
+	if (r == 0)
+		log_warn("vault: no keys (MAILROOM_VAULT_KEY_FILE unset): secrets cannot be "
+		    "stored or read");
+	else
+		log_info("vault: %zu keys, sealing with \"%s\"", vault_key_count(vault_process),
+		    vault_current_kid(vault_process));
 }
 
 int
@@ -88,12 +113,17 @@ main(int argc, char **argv)
 		fatal("route table: %s", err);
 	if (page_init(mr_config.templates_dir, err, sizeof(err)) == -1)
 		fatal("templates: %s", err);
+	if (password_init(err, sizeof(err)) == -1)
+		fatal("passwords: %s", err);
+	main_load_vault();
 	main_check_database();
 	if (check_only) {
 		printf("ok: configuration valid (%s), templates loaded, database reachable and "
 		    "migrated\n", config_profile_name(mr_config.profile));
 		page_shutdown();
 		http_router_free(&router);
+		vault_free(vault_process);
+		password_shutdown();
 		return 0;
 	}
 
@@ -128,9 +158,13 @@ main(int argc, char **argv)
 	opts.pool = db_pool_new(mr_config.database_url, mr_config.db_pool_size,
 	    mr_config.db_acquire_timeout_ms);
 	metrics_pool(0, mr_config.db_pool_size);
+	if (mailer_start(err, sizeof(err)) == -1)
+		fatal("%s", err);
 	log_info("started (%s profile)", config_profile_name(mr_config.profile));
 
 	http_server_run(&opts, 10);
+	/* Mail handed over by requests is sent before leaving, within a bound. */
+	mailer_stop(5000);
 
 	log_info("stopped");
 	metrics_close();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "http-response.h"
 #include "page.h"
 #include "tmpl.h"
@@ -70,6 +71,17 @@ page_templates(void)
 	return page_set;
 }
 
+/* The first character (a whole UTF-8 sequence) of a name, for the avatar. */
+static const char *
+page_initial(struct http_ctx *c, const char *name)
+{
+	uint32_t cp;
+	size_t n = *name != '\0' ? util_utf8_decode((const unsigned char *)name, strlen(name),
+	    &cp) : 0;
+
+	return n == 0 ? "?" : arena_strndup(c->arena, name, n);
+}
+
 /* The context every page's layout reads. */
 static json_t *
 page_layout_context(const char *title, const char *nav)
@@ -78,13 +90,96 @@ page_layout_context(const char *title, const char *nav)
 
 	snprintf(full, sizeof(full), "%s%smailroom", title != NULL ? title : "",
 	    title != NULL ? " · " : "");
-	return json_pack("{s:{s:s}, s:{s:s}, s:{s:o, s:o}, s:[]}",
+	static const char *const items[] = { "home", "inbox", "settings", "admin", "login",
+		"signup" };
+	json_t *navs = json_object();
+
+	for (size_t i = 0; i < MR_ARRAY_LEN(items); i++)
+		json_object_set_new(navs, items[i], nav != NULL && strcmp(nav, items[i]) == 0 ?
+		    json_string("page") : json_null());
+	return json_pack("{s:{s:s}, s:{s:s}, s:o, s:[]}",
 	    "page", "title", full,
 	    "app", "version", PACKAGE_VERSION,
-	    "nav", "home", nav != NULL && strcmp(nav, "home") == 0 ? json_string("page") :
-	    json_null(), "inbox", nav != NULL && strcmp(nav, "inbox") == 0 ?
-	    json_string("page") : json_null(),
+	    "nav", navs,
 	    "flash");
+}
+
+#define PAGE_FLASH_COOKIE "mr_flash"
+
+static const struct {
+	const char *code;
+	const char *kind;
+	const char *text;
+} page_flashes[] = {
+	{ "signed-in", "success", "Welcome back." },
+	{ "signed-up", "success", "Your account is ready." },
+	{ "signed-out", "info", "You have been signed out." },
+	{ "profile-saved", "success", "Your profile has been saved." },
+	{ "password-changed", "success",
+	    "Your password has been changed. Your other sessions have been ended." },
+	{ "password-reset", "success", "Your password has been reset. You are signed in." },
+	{ "email-changed", "success", "Your email address has been changed." },
+	{ "sessions-ended", "success", "Your other sessions have been ended." },
+	{ "session-ended", "success", "The session has been ended." },
+	{ "token-revoked", "success", "The token has been revoked." },
+	{ "user-updated", "success", "The user has been updated." },
+	{ "user-disabled", "success",
+	    "The account has been disabled: its sessions ended and its API tokens revoked." },
+	{ "user-enabled", "success", "The account has been enabled." },
+	{ "role-changed", "success", "The role has been changed." },
+	{ "user-sessions-ended", "success", "The account's sessions have been ended." },
+	{ "invite-revoked", "success", "The invitation has been revoked." },
+	{ "reset-sent", "info",
+	    "If an account uses that address, a link to reset its password is on its way." },
+};
+
+void
+page_flash(struct http_ctx *c, const char *code)
+{
+	http_response_set_cookie(c->res, PAGE_FLASH_COOKIE, code, 60, mr_config.secure_cookies);
+}
+
+int
+page_redirect(struct http_ctx *c, const char *location)
+{
+	if (c->req->hx_request) {
+		http_response_header(c->res, "HX-Redirect", location);
+		return 200;
+	}
+	http_response_header(c->res, "Location", location);
+	return 303;
+}
+
+/* The flash message a redirect left, consumed by this page. */
+static void
+page_take_flash(struct http_ctx *c, json_t *full)
+{
+	const char *code = kvlist_get(&c->req->cookies, PAGE_FLASH_COOKIE);
+
+	if (code == NULL)
+		return;
+	http_response_set_cookie(c->res, PAGE_FLASH_COOKIE, "", -1, mr_config.secure_cookies);
+	for (size_t i = 0; i < MR_ARRAY_LEN(page_flashes); i++) {
+		if (strcmp(code, page_flashes[i].code) == 0) {
+			json_array_append_new(json_object_get(full, "flash"), json_pack("{s:s, s:b}",
+			    "text", page_flashes[i].text, page_flashes[i].kind, 1));
+			return;
+		}
+	}
+}
+
+/* The signed-in user and the CSRF token every form and HTMX request carries. */
+static void
+page_user_context(struct http_ctx *c, json_t *full)
+{
+	const struct auth_user *u = auth_user(c);
+
+	json_object_set_new(full, "csrf", json_string(auth_csrf_token(c)));
+	if (u == NULL)
+		return;
+	json_object_set_new(full, "user", json_pack("{s:s, s:s, s:b, s:s}", "display_name",
+	    u->display_name, "email", u->email, "is_admin", u->is_admin, "initial",
+	    page_initial(c, u->display_name)));
 }
 
 int
@@ -96,6 +191,9 @@ page_render(struct http_ctx *c, int status, const char *name, const char *title,
 	const char *frag = c->req->hx_request && fragment != NULL ? fragment : NULL;
 	int rc;
 
+	page_user_context(c, full);
+	if (!c->req->hx_request)
+		page_take_flash(c, full);
 	if (ctx != NULL)
 		json_object_update(full, ctx);
 	json_decref(ctx);

@@ -20,6 +20,13 @@ const struct tmpl_set *page_templates(void);
 int page_render(struct http_ctx *c, int status, const char *name, const char *title,
     const char *nav, const char *fragment, json_t *ctx);
 
+/* Shows a message on the next page this browser renders (after a redirect): one of a
+ * fixed set of codes ("signed-in", "signed-out", "password-changed", ...), so no user
+ * text travels in the cookie. */
+void page_flash(struct http_ctx *c, const char *code);
+/* Answers 303 See Other to location (an HTMX request gets HX-Redirect). */
+int page_redirect(struct http_ctx *c, const char *location);
+
 /* The error page of res->status from pages/error.html; used by http_response_render_error
  * once the templates are loaded. */
 void page_render_error(struct http_response *res, const struct http_request *req,

@@ -2,6 +2,7 @@
 #ifndef MAILROOM_ROUTES_H
 #define MAILROOM_ROUTES_H
 
+#include <jansson.h>
 #include "http-router.h"
 
 extern const struct route routes[];
@@ -10,6 +11,58 @@ extern const size_t routes_count;
 /* page-home.c */
 int page_home_landing(struct http_ctx *c);
 int page_home_inbox(struct http_ctx *c);
+
+/* page-account.c */
+int page_account_login(struct http_ctx *c);
+int page_account_login_post(struct http_ctx *c);
+int page_account_logout(struct http_ctx *c);
+int page_account_signup(struct http_ctx *c);
+int page_account_signup_post(struct http_ctx *c);
+int page_account_reset(struct http_ctx *c);
+int page_account_reset_post(struct http_ctx *c);
+int page_account_reset_password(struct http_ctx *c);
+
+/* page-settings.c */
+int page_settings(struct http_ctx *c);
+int page_settings_profile(struct http_ctx *c);
+int page_settings_password(struct http_ctx *c);
+int page_settings_email(struct http_ctx *c);
+int page_settings_session_end(struct http_ctx *c);
+int page_settings_sessions_end_others(struct http_ctx *c);
+int page_settings_activity(struct http_ctx *c);
+/* The audit_log rows of r (event, time, ip, user agent, details, actor) for templates. */
+struct pg_result;
+json_t *page_settings_audit_rows(struct http_ctx *c, struct pg_result *r);
+
+/* page-admin.c: each answers 404 to anyone but an admin's session. */
+int page_admin_users(struct http_ctx *c);
+int page_admin_user(struct http_ctx *c);
+int page_admin_user_disable(struct http_ctx *c);
+int page_admin_user_enable(struct http_ctx *c);
+int page_admin_user_role(struct http_ctx *c);
+int page_admin_user_reset_link(struct http_ctx *c);
+int page_admin_user_end_sessions(struct http_ctx *c);
+int page_admin_invites(struct http_ctx *c);
+int page_admin_invite_create(struct http_ctx *c);
+int page_admin_invite_revoke(struct http_ctx *c);
+int page_admin_audit(struct http_ctx *c);
+
+/* page-tokens.c: the tokens page and the JSON API of the account and its tokens */
+int page_tokens(struct http_ctx *c);
+int page_tokens_create(struct http_ctx *c);
+int page_tokens_revoke(struct http_ctx *c);
+int page_tokens_family_revoke(struct http_ctx *c);
+int api_me(struct http_ctx *c);
+int api_me_update(struct http_ctx *c);
+int api_tokens_list(struct http_ctx *c);
+int api_tokens_create(struct http_ctx *c);
+int api_tokens_delete(struct http_ctx *c);
+
+/* oauth.c: the extension's authorization flow */
+int oauth_authorize(struct http_ctx *c);
+int oauth_authorize_post(struct http_ctx *c);
+int oauth_token(struct http_ctx *c);
+int oauth_revoke(struct http_ctx *c);
 
 /* page-health.c */
 int page_health_healthz(struct http_ctx *c);

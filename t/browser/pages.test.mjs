@@ -2,12 +2,17 @@
 // no Content-Security-Policy violation, on a desktop and on a phone, and leaves a
 // screenshot of each (page-<path>-<viewport>.png in the output directory).
 //
+// Pages of a signed-in user are in accounts.test.mjs.
+//
 // To add a page, add one line to PAGES: its path, or { path, status } for a page that
 // answers with another status than 200.
 
 const PAGES = [
   '/',
-  '/inbox',
+  '/login',
+  '/signup',
+  '/reset',
+  { path: '/reset?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', status: 410 },
   { path: '/nope', status: 404 },
   '/healthz',
 ];

@@ -92,8 +92,13 @@ test_fail_closed(void)
 	struct http_request req;
 	struct http_response res;
 
+	/* A page sends the browser to the sign-in form; an API client gets 401. */
 	run(a, "GET", "/mine", 0, NULL, &req, &res);
+	CU_ASSERT_EQUAL(res.status, 303);
+	CU_ASSERT_STRING_EQUAL(http_response_get_header(&res, "Location"), "/login");
+	run(a, "GET", "/mine", 1, NULL, &req, &res);
 	CU_ASSERT_EQUAL(res.status, 401);
+	CU_ASSERT_PTR_NOT_NULL(strstr(res.body.data, "\"code\":\"unauthorized\""));
 	run(a, "POST", "/form", 0, NULL, &req, &res);
 	CU_ASSERT_EQUAL(res.status, 403);
 	CU_ASSERT_PTR_NOT_NULL(strstr(res.body.data, "403"));

@@ -113,6 +113,19 @@
     });
   }
 
+  // ---- Sign-up: the time zone field starts with the browser's own zone.
+
+  document.addEventListener('DOMContentLoaded', function () {
+    var field = document.getElementById('signup-time_zone');
+    var zone;
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    } catch (e) {
+      zone = '';
+    }
+    if (field && zone && (field.value === '' || field.value === 'UTC')) field.value = zone;
+  });
+
   if (window.Alpine) {
     register(window.Alpine);
   } else {
