@@ -14,6 +14,7 @@
 #include <fcgiapp.h>
 
 #include "auth.h"
+#include "cors.h"
 #include "db-pool.h"
 #include "http-server.h"
 #include "metrics.h"
@@ -60,6 +61,7 @@ http_server_dispatch(const struct http_server_opts *opts, struct http_request *r
     struct http_response *res, struct arena *a, const struct http_error *parse_err)
 {
 	struct http_ctx ctx = { .req = req, .res = res, .arena = a, .pool = opts->pool };
+	const struct route *rt = NULL;
 	char allow[128];
 	int idx, status;
 
@@ -76,13 +78,16 @@ http_server_dispatch(const struct http_server_opts *opts, struct http_request *r
 		goto render;
 	}
 	if (idx == ROUTER_METHOD_NOT_ALLOWED) {
+		/* A CORS preflight: OPTIONS to /api/v1/... or /oauth/token|revoke (cors.c). */
+		if (cors_preflight(&ctx, allow))
+			goto render;
 		http_response_header(res, "Allow", allow);
 		http_fail(res, 405, "method_not_allowed",
 		    arena_printf(a, "This address accepts %s.", allow), NULL);
 		goto render;
 	}
 
-	const struct route *rt = opts->router->routes[idx].route;
+	rt = opts->router->routes[idx].route;
 	if (rt->flags & ROUTE_JSON)
 		req->wants_json = 1;
 	/* Who is asking, and whether this route lets them: sign-in, token scope, CSRF. */
@@ -93,6 +98,8 @@ http_server_dispatch(const struct http_server_opts *opts, struct http_request *r
 	res->status = status;
 
 render:
+	/* CORS headers for the extension's origins, errors included (cors.c). */
+	cors_apply(&ctx, rt);
 	if (res->status >= 400 && (res->body.len == 0 || res->error_code != NULL))
 		http_response_render_error(res, req);
 	http_response_security_headers(res, req);

@@ -651,7 +651,8 @@ oauth_token(struct http_ctx *c)
 	const char *client_id = oauth_param(c, "client_id", &bad);
 
 	if (c->req->json != NULL && !json_is_object(c->req->json))
-		return oauth_error(c, 400, "invalid_request", "The body is a form or a JSON object.");
+		return oauth_error(c, 400, "invalid_request",
+		    "The body is a form or a JSON object.");
 	if (bad || grant == NULL)
 		return oauth_error(c, 400, "invalid_request", "grant_type is required, once.");
 	if (strcmp(grant, "authorization_code") != 0 && strcmp(grant, "refresh_token") != 0)
@@ -681,7 +682,8 @@ oauth_revoke(struct http_ctx *c)
 	PGresult *r;
 
 	if (c->req->json != NULL && !json_is_object(c->req->json))
-		return oauth_error(c, 400, "invalid_request", "The body is a form or a JSON object.");
+		return oauth_error(c, 400, "invalid_request",
+		    "The body is a form or a JSON object.");
 	if (bad || token == NULL || client_id == NULL)
 		return oauth_error(c, 400, "invalid_request",
 		    "token and client_id are required, once each.");

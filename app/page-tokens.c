@@ -440,6 +440,10 @@ api_me_update(struct http_ctx *c)
 		return http_fail(c->res, 400, "invalid_input", "Some fields are not valid.",
 		    form_details(&f));
 	json_decref(form_details(&f));
+	if (name == NULL && tz == NULL) {
+		http_response_json(c->res, 200, tokens_me(u));
+		return 200;
+	}
 	params[0] = tokens_id(c, u->id);
 	params[1] = name != NULL ? name : u->display_name;
 	params[2] = tz != NULL ? tz : u->time_zone;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <CUnit/Basic.h>
 #include <curl/curl.h>
 
 #include "itest.h"
@@ -512,4 +513,67 @@ itest_read_file(const char *path, size_t *lenp)
 	if (lenp != NULL)
 		*lenp = len;
 	return buf;
+}
+
+void
+itest_expect_at(const char *file, unsigned line, int ok, const struct itest_response *r,
+    const char *fmt, ...)
+{
+	char msg[2048], desc[1800];
+	va_list ap;
+	int n;
+
+	if (ok) {
+		CU_assertImplementation(CU_TRUE, line, "ok", file, "", CU_FALSE);
+		return;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (r != NULL && n >= 0 && (size_t)n < sizeof(msg)) {
+		itest_describe(r, desc, sizeof(desc));
+		snprintf(msg + n, sizeof(msg) - (size_t)n, " [%s]", desc);
+	}
+	CU_assertImplementation(CU_FALSE, line, msg, file, "", CU_FALSE);
+}
+
+static int
+itest_suite_selected(int argc, char **argv, const char *suite)
+{
+	if (argc < 2)
+		return 1;
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], suite) == 0)
+			return 1;
+	return 0;
+}
+
+unsigned
+itest_run(int argc, char **argv, const struct itest_case *cases, size_t n)
+{
+	CU_pSuite suite = NULL;
+	const char *current = "";
+	int has_ctl = itest_ctl_command() != NULL;
+	unsigned failed;
+
+	if (CU_initialize_registry() != CUE_SUCCESS)
+		return 1;
+	for (size_t i = 0; i < n; i++) {
+		if ((cases[i].needs_ctl && !has_ctl) ||
+		    !itest_suite_selected(argc, argv, cases[i].suite))
+			continue;
+		if (strcmp(current, cases[i].suite) != 0) {
+			current = cases[i].suite;
+			suite = CU_add_suite(current, NULL, NULL);
+		}
+		if (suite == NULL || CU_add_test(suite, cases[i].name, cases[i].fn) == NULL) {
+			CU_cleanup_registry();
+			return 1;
+		}
+	}
+	CU_basic_set_mode(CU_BRM_VERBOSE);
+	CU_basic_run_tests();
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
+	CU_cleanup_registry();
+	return failed;
 }

@@ -83,6 +83,23 @@ int itest_poll(double timeout, double interval, int (*cond)(void *arg), void *ar
 double itest_now(void);
 void itest_sleep(double seconds);
 
+/* A test of a program: its suite (selectable on the command line), name and function;
+ * needs_ctl marks the ones that need MAILROOM_TEST_CTL (skipped without it). */
+struct itest_case {
+	const char *suite;
+	const char *name;
+	void (*fn)(void);
+	int needs_ctl;
+};
+/* Registers the cases of the suites named in argv[1..] (all without arguments) with
+ * CUnit, runs them verbosely, and returns the number of failed tests and assertions
+ * (or 1 when CUnit itself fails). */
+unsigned itest_run(int argc, char **argv, const struct itest_case *cases, size_t n);
+/* A CUnit assertion at file:line whose failure message carries r's request and
+ * response (r may be NULL). */
+void itest_expect_at(const char *file, unsigned line, int ok, const struct itest_response *r,
+    const char *fmt, ...) ITEST_PRINTF(5, 6);
+
 /* The whole file, NUL-terminated; NULL when it cannot be read. */
 char *itest_read_file(const char *path, size_t *len);
 /* malloc'd printf; aborts on allocation failure like the rest of this library. */

@@ -41,6 +41,13 @@ long iweb_post(struct iweb *w, const char *path, const char *const *fields, int 
 long iweb_post_headers(struct iweb *w, const char *path, const char *const *fields,
     int with_csrf, const char *origin, const char *const *headers);
 
+/* The last response of w, for failure messages; NULL when w is NULL. */
+static inline const struct itest_response *
+iweb_last(const struct iweb *w)
+{
+	return w != NULL ? &w->last : NULL;
+}
+
 /* Whether the last body contains s. */
 int iweb_body_has(const struct iweb *w, const char *s);
 /* The last response's Location header, or "". */

@@ -23,30 +23,8 @@
 #define PRE_COOKIE "mr_pre"
 #define GOOD_PASSWORD "correct horse battery staple 42"
 
-static void expect_at(unsigned line, int ok, const struct iweb *w, const char *fmt, ...)
-    ITEST_PRINTF(4, 5);
-
-static void
-expect_at(unsigned line, int ok, const struct iweb *w, const char *fmt, ...)
-{
-	char msg[2048], desc[1800];
-	va_list ap;
-	int n;
-
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, line, "ok", __FILE__, "", CU_FALSE);
-		return;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (w != NULL && n >= 0 && (size_t)n < sizeof(msg)) {
-		itest_describe(&w->last, desc, sizeof(desc));
-		snprintf(msg + n, sizeof(msg) - (size_t)n, " [%s]", desc);
-	}
-	CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-#define EXPECT(ok, w, ...) expect_at(__LINE__, (ok), (w), __VA_ARGS__)
+#define EXPECT(ok, w, ...) \
+	itest_expect_at(__FILE__, __LINE__, (ok), iweb_last(w), __VA_ARGS__)
 #define EXPECT_STATUS(st, want, w) \
 	EXPECT((st) == (want), (w), "status %ld, expected %d", (long)(st), (want))
 
@@ -493,58 +471,24 @@ test_no_plaintext_in_db(void)
 	iweb_free(w);
 }
 
-static int
-suite_selected(int argc, char **argv, const char *suite)
-{
-	if (argc < 2)
-		return 1;
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], suite) == 0)
-			return 1;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
-		{ "accounts", "sign up, in and out", test_signup_login_logout },
-		{ "accounts", "session id changes at sign-in", test_session_fixation },
-		{ "accounts", "wrong password", test_wrong_password },
-		{ "accounts", "lockout and its expiry", test_lockout },
-		{ "accounts", "lockout of a client address", test_ip_lockout },
-		{ "accounts", "sign-up validation", test_signup_validation },
-		{ "csrf", "refused and nothing changes", test_csrf },
-		{ "random", "random form input never gets a 5xx", test_random_forms },
-		{ "secrets", "no plaintext secret in the database", test_no_plaintext_in_db },
+	static const struct itest_case tests[] = {
+		{ "accounts", "sign up, in and out", test_signup_login_logout, 0 },
+		{ "accounts", "session id changes at sign-in", test_session_fixation, 0 },
+		{ "accounts", "wrong password", test_wrong_password, 0 },
+		{ "accounts", "lockout and its expiry", test_lockout, 0 },
+		{ "accounts", "lockout of a client address", test_ip_lockout, 0 },
+		{ "accounts", "sign-up validation", test_signup_validation, 0 },
+		{ "csrf", "refused and nothing changes", test_csrf, 0 },
+		{ "random", "random form input never gets a 5xx", test_random_forms, 0 },
+		{ "secrets", "no plaintext secret in the database", test_no_plaintext_in_db, 0 },
 	};
-	CU_pSuite suite = NULL;
-	const char *current = "";
 	unsigned failed;
 
 	itest_init();
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (!suite_selected(argc, argv, tests[i].suite))
-			continue;
-		if (strcmp(current, tests[i].suite) != 0) {
-			current = tests[i].suite;
-			suite = CU_add_suite(current, NULL, NULL);
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-			CU_cleanup_registry();
-			return CU_get_error();
-		}
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
+	failed = itest_run(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 	itest_cleanup();
 	return failed > 0 ? 1 : 0;
 }

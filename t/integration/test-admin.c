@@ -25,30 +25,8 @@
 #define NEW_PASSWORD "a different horse, battery and staple 7"
 #define SECRET_LEN 43
 
-static void expect_at(unsigned line, int ok, const struct iweb *w, const char *fmt, ...)
-    ITEST_PRINTF(4, 5);
-
-static void
-expect_at(unsigned line, int ok, const struct iweb *w, const char *fmt, ...)
-{
-	char msg[2048], desc[1800];
-	va_list ap;
-	int n;
-
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, line, "ok", __FILE__, "", CU_FALSE);
-		return;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (w != NULL && n >= 0 && (size_t)n < sizeof(msg)) {
-		itest_describe(&w->last, desc, sizeof(desc));
-		snprintf(msg + n, sizeof(msg) - (size_t)n, " [%s]", desc);
-	}
-	CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-#define EXPECT(ok, w, ...) expect_at(__LINE__, (ok), (w), __VA_ARGS__)
+#define EXPECT(ok, w, ...) \
+	itest_expect_at(__FILE__, __LINE__, (ok), iweb_last(w), __VA_ARGS__)
 #define EXPECT_STATUS(st, want, w) \
 	EXPECT((st) == (want), (w), "status %ld, expected %d", (long)(st), (want))
 
@@ -862,58 +840,24 @@ test_settings_other_ids(void)
 	iweb_free(x);
 }
 
-static int
-suite_selected(int argc, char **argv, const char *suite)
-{
-	if (argc < 2)
-		return 1;
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], suite) == 0)
-			return 1;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
-		{ "member", "a member gets 404 and changes nothing", test_member_404 },
-		{ "users", "list, search and details", test_users_list },
-		{ "users", "disable and enable", test_disable_enable },
-		{ "users", "roles and the last admin", test_roles_last_admin },
-		{ "users", "reset links", test_reset_link },
-		{ "users", "ending a user's sessions", test_end_sessions },
-		{ "invites", "invitations", test_invites },
-		{ "audit", "the audit log", test_audit_page },
-		{ "ids", "another user's ids on the settings pages", test_settings_other_ids },
+	static const struct itest_case tests[] = {
+		{ "member", "a member gets 404 and changes nothing", test_member_404, 0 },
+		{ "users", "list, search and details", test_users_list, 0 },
+		{ "users", "disable and enable", test_disable_enable, 0 },
+		{ "users", "roles and the last admin", test_roles_last_admin, 0 },
+		{ "users", "reset links", test_reset_link, 0 },
+		{ "users", "ending a user's sessions", test_end_sessions, 0 },
+		{ "invites", "invitations", test_invites, 0 },
+		{ "audit", "the audit log", test_audit_page, 0 },
+		{ "ids", "another user's ids on the settings pages", test_settings_other_ids, 0 },
 	};
-	CU_pSuite suite = NULL;
-	const char *current = "";
 	unsigned failed;
 
 	itest_init();
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (!suite_selected(argc, argv, tests[i].suite))
-			continue;
-		if (strcmp(current, tests[i].suite) != 0) {
-			current = tests[i].suite;
-			suite = CU_add_suite(current, NULL, NULL);
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-			CU_cleanup_registry();
-			return CU_get_error();
-		}
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
+	failed = itest_run(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 	if (inviter != NULL)
 		iweb_free(inviter);
 	itest_cleanup();

@@ -34,32 +34,9 @@
  * the summary alone says what was sent and what came back.
  */
 
-static void expect_at(unsigned line, int ok, const struct itest_response *r,
-    const char *fmt, ...) ITEST_PRINTF(4, 5);
 
-static void
-expect_at(unsigned line, int ok, const struct itest_response *r, const char *fmt, ...)
-{
-	char msg[2048], desc[1800];
-	va_list ap;
-	int n;
-
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, line, "ok", __FILE__, "", CU_FALSE);
-		return;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (r != NULL && n >= 0 && (size_t)n < sizeof(msg)) {
-		itest_describe(r, desc, sizeof(desc));
-		snprintf(msg + n, sizeof(msg) - (size_t)n, " [%s]", desc);
-	}
-	CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-
-#define EXPECT(r, cond) expect_at(__LINE__, (cond) ? 1 : 0, (r), "%s", #cond)
-#define EXPECTF(r, cond, ...) expect_at(__LINE__, (cond) ? 1 : 0, (r), __VA_ARGS__)
+#define EXPECT(r, cond) itest_expect_at(__FILE__, __LINE__, (cond) ? 1 : 0, (r), "%s", #cond)
+#define EXPECTF(r, cond, ...) itest_expect_at(__FILE__, __LINE__, (cond) ? 1 : 0, (r), __VA_ARGS__)
 
 static const char *
 nz(const char *s)
@@ -184,43 +161,43 @@ check_security_headers(unsigned line, const struct itest_response *r)
 	size_t i;
 
 	v = itest_header(r, "X-Content-Type-Options");
-	expect_at(line, v != NULL && strcasecmp(v, "nosniff") == 0, r,
+	itest_expect_at(__FILE__, line, v != NULL && strcasecmp(v, "nosniff") == 0, r,
 	    "X-Content-Type-Options is %s, want nosniff", nz(v));
 	v = itest_header(r, "X-Frame-Options");
-	expect_at(line, v != NULL && strcasecmp(v, "DENY") == 0, r,
+	itest_expect_at(__FILE__, line, v != NULL && strcasecmp(v, "DENY") == 0, r,
 	    "X-Frame-Options is %s, want DENY", nz(v));
 	v = itest_header(r, "Referrer-Policy");
-	expect_at(line, v != NULL && strcasecmp(v, "strict-origin-when-cross-origin") == 0, r,
+	itest_expect_at(__FILE__, line, v != NULL && strcasecmp(v, "strict-origin-when-cross-origin") == 0, r,
 	    "Referrer-Policy is %s, want strict-origin-when-cross-origin", nz(v));
 	v = itest_header(r, "Cross-Origin-Opener-Policy");
-	expect_at(line, v != NULL && strcasecmp(v, "same-origin") == 0, r,
+	itest_expect_at(__FILE__, line, v != NULL && strcasecmp(v, "same-origin") == 0, r,
 	    "Cross-Origin-Opener-Policy is %s, want same-origin", nz(v));
 	v = itest_header(r, "X-Request-Id");
-	expect_at(line, valid_request_id(v), r,
+	itest_expect_at(__FILE__, line, valid_request_id(v), r,
 	    "X-Request-Id is %s, want 1-64 characters of [A-Za-z0-9-]", nz(v));
 	v = itest_header(r, "Cache-Control");
-	expect_at(line, v != NULL && has_token(v, "no-store"), r,
+	itest_expect_at(__FILE__, line, v != NULL && has_token(v, "no-store"), r,
 	    "Cache-Control is %s, want no-store", nz(v));
 
 	csp = itest_header(r, "Content-Security-Policy");
-	expect_at(line, csp != NULL, r, "no Content-Security-Policy");
+	itest_expect_at(__FILE__, line, csp != NULL, r, "no Content-Security-Policy");
 	if (csp != NULL) {
 		int has_default = csp_directive(csp, "default-src", src, sizeof(src));
 
-		expect_at(line, has_default && csp_has_source(src, "'self'"), r,
+		itest_expect_at(__FILE__, line, has_default && csp_has_source(src, "'self'"), r,
 		    "CSP %s has no default-src 'self'", csp);
-		expect_at(line, csp_directive(csp, "frame-ancestors", src, sizeof(src)) &&
+		itest_expect_at(__FILE__, line, csp_directive(csp, "frame-ancestors", src, sizeof(src)) &&
 		    csp_has_source(src, "'none'"), r, "CSP %s has no frame-ancestors 'none'", csp);
 		/* Without script-src, default-src is what governs scripts. */
 		if (csp_directive(csp, "script-src", src, sizeof(src)) ||
 		    csp_directive(csp, "default-src", src, sizeof(src)))
-			expect_at(line, !csp_has_source(src, "'unsafe-inline'"), r,
+			itest_expect_at(__FILE__, line, !csp_has_source(src, "'unsafe-inline'"), r,
 			    "CSP %s allows inline scripts", csp);
 	}
 	/* A header set both by nginx and by the application would be sent twice; browsers
 	 * then combine or ignore them. The application is the one place that sets them. */
 	for (i = 0; i < sizeof(once) / sizeof(once[0]); i++)
-		expect_at(line, itest_header_count(r, once[i]) <= 1, r,
+		itest_expect_at(__FILE__, line, itest_header_count(r, once[i]) <= 1, r,
 		    "%s sent %zu times", once[i], itest_header_count(r, once[i]));
 }
 
@@ -236,34 +213,34 @@ check_envelope(unsigned line, const struct itest_response *r, long status, const
 	json_t *j, *e, *v;
 	char err[256];
 
-	expect_at(line, r->status == status, r, "status %ld, want %ld", r->status, status);
-	expect_at(line, itest_media_type_is(ct, "application/json"), r,
+	itest_expect_at(__FILE__, line, r->status == status, r, "status %ld, want %ld", r->status, status);
+	itest_expect_at(__FILE__, line, itest_media_type_is(ct, "application/json"), r,
 	    "Content-Type %s, want application/json", nz(ct));
 	check_security_headers(line, r);
 	j = itest_json(r, err, sizeof(err));
-	expect_at(line, j != NULL, r, "body is not JSON: %s", err);
+	itest_expect_at(__FILE__, line, j != NULL, r, "body is not JSON: %s", err);
 	if (j == NULL)
 		return;
 	e = json_object_get(j, "error");
-	expect_at(line, json_is_object(e), r, "no \"error\" object in the body");
-	expect_at(line, json_object_size(j) == 1, r, "the envelope has keys besides \"error\"");
+	itest_expect_at(__FILE__, line, json_is_object(e), r, "no \"error\" object in the body");
+	itest_expect_at(__FILE__, line, json_object_size(j) == 1, r, "the envelope has keys besides \"error\"");
 	if (!json_is_object(e)) {
 		json_decref(j);
 		return;
 	}
 	v = json_object_get(e, "code");
-	expect_at(line, json_is_string(v) && json_string_length(v) > 0, r,
+	itest_expect_at(__FILE__, line, json_is_string(v) && json_string_length(v) > 0, r,
 	    "error.code is not a non-empty string");
 	if (code != NULL && json_is_string(v))
-		expect_at(line, strcmp(json_string_value(v), code) == 0, r,
+		itest_expect_at(__FILE__, line, strcmp(json_string_value(v), code) == 0, r,
 		    "error.code is %s, want %s", json_string_value(v), code);
 	v = json_object_get(e, "message");
-	expect_at(line, json_is_string(v) && json_string_length(v) > 0, r,
+	itest_expect_at(__FILE__, line, json_is_string(v) && json_string_length(v) > 0, r,
 	    "error.message is not a non-empty string");
 	v = json_object_get(e, "details");
-	expect_at(line, json_is_object(v), r, "error.details is not an object");
+	itest_expect_at(__FILE__, line, json_is_object(v), r, "error.details is not an object");
 	v = json_object_get(e, "request_id");
-	expect_at(line, json_is_string(v) && rid != NULL &&
+	itest_expect_at(__FILE__, line, json_is_string(v) && rid != NULL &&
 	    strcmp(json_string_value(v), rid) == 0, r,
 	    "error.request_id %s differs from X-Request-Id %s",
 	    json_is_string(v) ? json_string_value(v) : "(not a string)", nz(rid));
@@ -280,14 +257,14 @@ check_html_error(unsigned line, const struct itest_response *r, long status)
 	const char *rid = itest_header(r, "X-Request-Id");
 	char sq[256], code[16];
 
-	expect_at(line, r->status == status, r, "status %ld, want %ld", r->status, status);
+	itest_expect_at(__FILE__, line, r->status == status, r, "status %ld, want %ld", r->status, status);
 	squash(ct, sq, sizeof(sq));
-	expect_at(line, strcmp(sq, "text/html;charset=utf-8") == 0, r,
+	itest_expect_at(__FILE__, line, strcmp(sq, "text/html;charset=utf-8") == 0, r,
 	    "Content-Type %s, want text/html; charset=utf-8", nz(ct));
 	check_security_headers(line, r);
 	snprintf(code, sizeof(code), "%ld", status);
-	expect_at(line, strstr(r->body, code) != NULL, r, "the page does not show %s", code);
-	expect_at(line, rid != NULL && strstr(r->body, rid) != NULL, r,
+	itest_expect_at(__FILE__, line, strstr(r->body, code) != NULL, r, "the page does not show %s", code);
+	itest_expect_at(__FILE__, line, rid != NULL && strstr(r->body, rid) != NULL, r,
 	    "the page does not show the request id %s", nz(rid));
 }
 
@@ -1957,28 +1934,10 @@ test_concurrency(void)
 }
 
 /* Whether suite was named on the command line (all run when none is). */
-static int
-suite_selected(int argc, char **argv, const char *suite)
-{
-	int i;
-
-	if (argc < 2)
-		return 1;
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], suite) == 0)
-			return 1;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-		int needs_ctl;
-	} tests[] = {
+	static const struct itest_case tests[] = {
 		{ "health", "GET /healthz", test_healthz_get, 0 },
 		{ "health", "HEAD /healthz", test_healthz_head, 0 },
 		{ "health", "GET /readyz", test_readyz, 0 },
@@ -2002,35 +1961,13 @@ main(int argc, char **argv)
 		{ "resilience", "kill -9 of a FastCGI process", test_fcgi_kill, 1 },
 		{ "resilience", "8 threads x 200 requests", test_concurrency, 0 },
 	};
-	CU_pSuite suite = NULL;
-	const char *current = "";
 	unsigned failed;
-	size_t i;
-	int has_ctl;
 
 	itest_init();
-	has_ctl = itest_ctl_command() != NULL;
-	if (!has_ctl)
+	if (itest_ctl_command() == NULL)
 		fprintf(stderr, "MAILROOM_TEST_CTL is not set: the access log, database and "
 		    "process tests do not run\n");
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if ((tests[i].needs_ctl && !has_ctl) || !suite_selected(argc, argv, tests[i].suite))
-			continue;
-		if (strcmp(current, tests[i].suite) != 0) {
-			current = tests[i].suite;
-			suite = CU_add_suite(current, NULL, NULL);
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-			CU_cleanup_registry();
-			return CU_get_error();
-		}
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
+	failed = itest_run(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 	itest_cleanup();
 	return failed > 0 ? 1 : 0;
 }

@@ -37,30 +37,7 @@
 #define OTHER_VERIFIER "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define ALG_NONE_JWT "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."
 
-static void expect_at(unsigned line, int ok, const struct itest_response *r,
-    const char *fmt, ...) ITEST_PRINTF(4, 5);
-
-static void
-expect_at(unsigned line, int ok, const struct itest_response *r, const char *fmt, ...)
-{
-	char msg[2048], desc[1800];
-	va_list ap;
-	int n;
-
-	if (ok) {
-		CU_assertImplementation(CU_TRUE, line, "ok", __FILE__, "", CU_FALSE);
-		return;
-	}
-	va_start(ap, fmt);
-	n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (r != NULL && n >= 0 && (size_t)n < sizeof(msg)) {
-		itest_describe(r, desc, sizeof(desc));
-		snprintf(msg + n, sizeof(msg) - (size_t)n, " [%s]", desc);
-	}
-	CU_assertImplementation(CU_FALSE, line, msg, __FILE__, "", CU_FALSE);
-}
-#define EXPECT(ok, r, ...) expect_at(__LINE__, (ok), (r), __VA_ARGS__)
+#define EXPECT(ok, r, ...) itest_expect_at(__FILE__, __LINE__, (ok), (r), __VA_ARGS__)
 #define EXPECT_STATUS(st, want, r) \
 	EXPECT((st) == (want), (r), "status %ld, expected %d", (long)(st), (want))
 
@@ -166,8 +143,8 @@ api(struct itest_response *r, const char *method, const char *path, const char *
 		headers[n++] = ct = itest_asprintf("Content-Type: %s", content_type);
 	headers[n] = NULL;
 	itest_response_free(r);
-	st = itest_request(NULL, r, method, path, headers, body, body != NULL ? strlen(body) : 0) == 0 ?
-	    r->status : 0;
+	st = itest_request(NULL, r, method, path, headers, body,
+	    body != NULL ? strlen(body) : 0) == 0 ? r->status : 0;
 	free(auth);
 	free(org);
 	free(ct);
@@ -1144,8 +1121,8 @@ test_cors(void)
 	EXPECT(itest_header(&r, "Access-Control-Allow-Origin") != NULL, &r, "on /oauth/token");
 
 	/* Unlisted, "null", none: no Access-Control-* header at all. */
-	st = api(&r, "GET", "/api/v1/me", token, "chrome-extension://bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
-	    NULL, NULL);
+	st = api(&r, "GET", "/api/v1/me", token,
+	    "chrome-extension://bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", NULL, NULL);
 	EXPECT_STATUS(st, 200, &r);
 	EXPECT(!has_access_control(&r), &r, "an unlisted extension gets none");
 	st = api(&r, "GET", "/api/v1/me", token, "https://evil.example", NULL, NULL);
@@ -1209,59 +1186,25 @@ test_cors(void)
 	iweb_free(w);
 }
 
-static int
-suite_selected(int argc, char **argv, const char *suite)
-{
-	if (argc < 2)
-		return 1;
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], suite) == 0)
-			return 1;
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct {
-		const char *suite;
-		const char *name;
-		CU_TestFunc fn;
-	} tests[] = {
+	static const struct itest_case tests[] = {
 		{ "pat", "made on the page, shown once, refused when revoked, expired or "
-		    "tampered", test_pat_lifecycle },
-		{ "pat", "write scope, expiry, form checks", test_pat_write_and_expiry },
-		{ "pat", "the JSON API of tokens takes a session", test_api_tokens },
-		{ "oauth", "authorize, code, token, refresh, reuse", test_oauth_flow },
-		{ "oauth", "refusals", test_oauth_refusals },
-		{ "oauth", "concurrent refreshes", test_oauth_concurrent_refresh },
-		{ "oauth", "revocation", test_oauth_revocation },
-		{ "owner", "another user's ids: 404, nothing changes", test_other_users_ids },
-		{ "cors", "extension origins only", test_cors },
+		    "tampered", test_pat_lifecycle, 0 },
+		{ "pat", "write scope, expiry, form checks", test_pat_write_and_expiry, 0 },
+		{ "pat", "the JSON API of tokens takes a session", test_api_tokens, 0 },
+		{ "oauth", "authorize, code, token, refresh, reuse", test_oauth_flow, 0 },
+		{ "oauth", "refusals", test_oauth_refusals, 0 },
+		{ "oauth", "concurrent refreshes", test_oauth_concurrent_refresh, 0 },
+		{ "oauth", "revocation", test_oauth_revocation, 0 },
+		{ "owner", "another user's ids: 404, nothing changes", test_other_users_ids, 0 },
+		{ "cors", "extension origins only", test_cors, 0 },
 	};
-	CU_pSuite suite = NULL;
-	const char *current = "";
 	unsigned failed;
 
 	itest_init();
-	if (CU_initialize_registry() != CUE_SUCCESS)
-		return CU_get_error();
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		if (!suite_selected(argc, argv, tests[i].suite))
-			continue;
-		if (strcmp(current, tests[i].suite) != 0) {
-			current = tests[i].suite;
-			suite = CU_add_suite(current, NULL, NULL);
-		}
-		if (suite == NULL || CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-			CU_cleanup_registry();
-			return CU_get_error();
-		}
-	}
-	CU_basic_set_mode(CU_BRM_VERBOSE);
-	CU_basic_run_tests();
-	failed = CU_get_number_of_tests_failed() + CU_get_number_of_failures();
-	CU_cleanup_registry();
+	failed = itest_run(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
 	itest_cleanup();
 	return failed > 0 ? 1 : 0;
 }

@@ -72,9 +72,12 @@ test_pkce_wellformed(void)
 	CU_ASSERT_FALSE(oauth_pkce_verifier_wellformed(
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789"));
 
-	CU_ASSERT_FALSE(oauth_pkce_challenge_wellformed("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM="));
-	CU_ASSERT_FALSE(oauth_pkce_challenge_wellformed("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c"));
-	CU_ASSERT_FALSE(oauth_pkce_challenge_wellformed("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"));
+	CU_ASSERT_FALSE(oauth_pkce_challenge_wellformed(
+	    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM="));
+	CU_ASSERT_FALSE(oauth_pkce_challenge_wellformed(
+	    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c"));
+	CU_ASSERT_FALSE(oauth_pkce_challenge_wellformed(
+	    "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"));
 	CU_ASSERT_FALSE(oauth_pkce_challenge_wellformed(NULL));
 }
 
@@ -123,10 +126,15 @@ test_origins_setting(void)
 	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid("*"));
 	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid("https://evil.example"));
 	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid(CHROME "/"));
-	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid("chrome-extension://abcdefghijklmnopabcdefghijklmnoq"));
-	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid("chrome-extension://ABCDEFGHIJKLMNOPABCDEFGHIJKLMNOP"));
-	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid("chrome-extension://abcdefghijklmnopabcdefghijklmno"));
-	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid("moz-extension://0B6E6F2A-4C1D-4E8F-9A3B-5C7D9E1F2A3B"));
+	/* q is past p; upper case; 31 letters; an upper-case UUID. */
+	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid(
+	    "chrome-extension://abcdefghijklmnopabcdefghijklmnoq"));
+	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid(
+	    "chrome-extension://ABCDEFGHIJKLMNOPABCDEFGHIJKLMNOP"));
+	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid(
+	    "chrome-extension://abcdefghijklmnopabcdefghijklmno"));
+	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid(
+	    "moz-extension://0B6E6F2A-4C1D-4E8F-9A3B-5C7D9E1F2A3B"));
 	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid(CHROME ",," CHROME2));
 	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid(CHROME ","));
 	CU_ASSERT_PTR_NOT_NULL(cors_origins_invalid("," CHROME));
