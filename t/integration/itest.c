@@ -577,3 +577,10 @@ itest_run(int argc, char **argv, const struct itest_case *cases, size_t n)
 	CU_cleanup_registry();
 	return failed;
 }
+
+void
+itest_expect_status_at(const char *file, unsigned line, long got, long want,
+    const struct itest_response *r)
+{
+	itest_expect_at(file, line, got == want, r, "status %ld, expected %ld", got, want);
+}

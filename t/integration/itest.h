@@ -100,6 +100,11 @@ unsigned itest_run(int argc, char **argv, const struct itest_case *cases, size_t
 void itest_expect_at(const char *file, unsigned line, int ok, const struct itest_response *r,
     const char *fmt, ...) ITEST_PRINTF(5, 6);
 
+/* The same for "status got, expected want"; got is evaluated once by the callers'
+ * macros, so a request written inside them runs once. */
+void itest_expect_status_at(const char *file, unsigned line, long got, long want,
+    const struct itest_response *r);
+
 /* The whole file, NUL-terminated; NULL when it cannot be read. */
 char *itest_read_file(const char *path, size_t *len);
 /* malloc'd printf; aborts on allocation failure like the rest of this library. */

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include <CUnit/CUnit.h>
 #include <curl/curl.h>
@@ -356,4 +358,92 @@ iweb_unique_email(const char *tag)
 
 	/* Kept for the whole run (a test holds on to the addresses it made). */
 	return itest_asprintf("%s-%ld-%u@example.org", tag, (long)getpid(), n++);
+}
+
+/* Decodes quoted-printable in place: soft line breaks and =XX escapes. */
+static void
+iweb_qp_decode(char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = s;
+
+	while (*s != '\0') {
+		if (s[0] == '=' && s[1] == '\r' && s[2] == '\n') {
+			s += 3;
+		} else if (s[0] == '=' && s[1] == '\n') {
+			s += 2;
+		} else if (s[0] == '=' && s[1] != '\0' && s[2] != '\0' && strchr(hex, s[1]) &&
+		    strchr(hex, s[2])) {
+			*out++ = (char)((strchr(hex, s[1]) - hex) * 16 + (strchr(hex, s[2]) - hex));
+			s += 3;
+		} else {
+			*out++ = *s++;
+		}
+	}
+	*out = '\0';
+}
+
+char *
+iweb_mail_for(const char *rcpt, double since, double timeout)
+{
+	const char *dir = getenv("MAILROOM_TEST_MAILDIR");
+	double deadline = itest_now() + timeout;
+	char *path, *best = NULL;
+
+	if (dir == NULL || *dir == '\0')
+		return NULL;
+	path = itest_asprintf("%s/new", dir);
+	for (;;) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		double best_time = 0;
+
+		while (d != NULL && (e = readdir(d)) != NULL) {
+			char *file, *text;
+			struct stat st;
+			const char *end;
+
+			if (e->d_name[0] == '.')
+				continue;
+			file = itest_asprintf("%s/%s", path, e->d_name);
+			if (stat(file, &st) == 0 && (double)st.st_mtime + 1 >= since &&
+			    (double)st.st_mtime >= best_time &&
+			    (text = itest_read_file(file, NULL)) != NULL) {
+				end = strstr(text, "\r\n\r\n");
+				if (end == NULL)
+					end = strstr(text, "\n\n");
+				if (end != NULL && strstr(text, rcpt) != NULL &&
+				    strstr(text, rcpt) < end) {
+					free(best);
+					best = text;
+					best_time = (double)st.st_mtime;
+				} else {
+					free(text);
+				}
+			}
+			free(file);
+		}
+		if (d != NULL)
+			closedir(d);
+		if (best != NULL || itest_now() > deadline)
+			break;
+		itest_sleep(0.1);
+	}
+	free(path);
+	if (best != NULL)
+		iweb_qp_decode(best);
+	return best;
+}
+
+char *
+iweb_extract_url(const char *text, const char *prefix)
+{
+	const char *p = text != NULL ? strstr(text, prefix) : NULL;
+	size_t n = 0;
+
+	if (p == NULL)
+		return NULL;
+	while (p[n] != '\0' && p[n] > ' ' && p[n] != '"' && p[n] != '<' && p[n] != '>')
+		n++;
+	return strndup(p, n);
 }

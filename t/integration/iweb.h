@@ -63,6 +63,14 @@ char *iweb_sql_value(const char *sql, int nparams, const char *const *params);
 /* Every row of every table of the public schema as text (a dump), malloc'd. */
 char *iweb_db_dump(void);
 
+/* The newest message the stack sent to rcpt, waiting up to timeout seconds for it to
+ * land in $MAILROOM_TEST_MAILDIR/new (the SMTP sink's mailbox), with quoted-printable
+ * decoded; malloc'd, or NULL (also when MAILROOM_TEST_MAILDIR is unset). Messages older
+ * than since (seconds of the epoch; 0 for any) are not considered. */
+char *iweb_mail_for(const char *rcpt, double since, double timeout);
+/* The text after prefix up to the first character that cannot be in a URL, malloc'd. */
+char *iweb_extract_url(const char *text, const char *prefix);
+
 /* A unique email address for a test: "<tag>-<pid>-<n>@example.org", valid for the run. */
 const char *iweb_unique_email(const char *tag);
 

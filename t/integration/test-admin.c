@@ -28,7 +28,7 @@
 #define EXPECT(ok, w, ...) \
 	itest_expect_at(__FILE__, __LINE__, (ok), iweb_last(w), __VA_ARGS__)
 #define EXPECT_STATUS(st, want, w) \
-	EXPECT((st) == (want), (w), "status %ld, expected %d", (long)(st), (want))
+	itest_expect_status_at(__FILE__, __LINE__, (st), (want), iweb_last(w))
 
 /* --- Helpers ------------------------------------------------------------------------- */
 

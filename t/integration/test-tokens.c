@@ -39,7 +39,7 @@
 
 #define EXPECT(ok, r, ...) itest_expect_at(__FILE__, __LINE__, (ok), (r), __VA_ARGS__)
 #define EXPECT_STATUS(st, want, r) \
-	EXPECT((st) == (want), (r), "status %ld, expected %d", (long)(st), (want))
+	itest_expect_status_at(__FILE__, __LINE__, (st), (want), (r))
 
 /* ---- Helpers */
 
