@@ -192,31 +192,6 @@ auth_csrf_token(struct http_ctx *c)
 	return c->csrf_token;
 }
 
-/* Percent-encodes everything but unreserved characters and '/'. */
-static const char *
-auth_url_encode(struct arena *a, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct buf b;
-
-	buf_init(&b, a);
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
-		    ch == '/') {
-			buf_putc(&b, (char)ch);
-		} else {
-			buf_putc(&b, '%');
-			buf_putc(&b, hex[ch >> 4]);
-			buf_putc(&b, hex[ch & 15]);
-		}
-	}
-	buf_putc(&b, '\0');
-	return b.data;
-}
-
 static int
 auth_is_unsafe(const char *method)
 {
@@ -312,7 +287,7 @@ auth_check_route(struct http_ctx *c, const struct route *rt)
 			c->res->status = 303;
 			http_response_header(c->res, "Location", strcmp(req->method, "GET") == 0 &&
 			    req->raw_uri != NULL ? arena_printf(c->arena, "/login?next=%s",
-			    auth_url_encode(c->arena, req->raw_uri)) : "/login");
+			    util_url_encode(c->arena, req->raw_uri, "/")) : "/login");
 			if (req->hx_request)
 				http_response_header(c->res, "HX-Redirect", "/login");
 			return 303;

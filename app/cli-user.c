@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "account.h"
 #include "cli.h"
 #include "db-migrate.h"
 #include "password.h"
@@ -223,44 +223,55 @@ cli_user_audit(PGconn *conn, const char *id, const char *event, json_t *details)
 	return rc;
 }
 
-/* --- Input ------------------------------------------------------------------------- */
-
-/* Whether s is valid UTF-8 of 1..max code points without control characters. */
-static int
-cli_user_text_ok(const char *s, size_t max)
+/* The start of a change to the user with this address: connects, begins the transaction
+ * and locks the user's row; with admins, every active admin's row first, in the same order
+ * for every change, so that two at once cannot deadlock. NULL (with a message) on failure. */
+static PGconn *
+cli_user_begin(const char *email, int admins, struct cli_user_row *u)
 {
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s), count = 0;
+	PGconn *conn = cli_user_connect();
 
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t len = util_utf8_decode(u + i, n - i, &cp);
-
-		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			return 0;
-		i += len;
-		count++;
+	if (conn == NULL)
+		return NULL;
+	if (cli_user_run(conn, "BEGIN", 0, NULL) == -1 ||
+	    (admins && cli_user_other_admins(conn, "") < 0) ||
+	    cli_user_find(conn, email, u) != 1) {
+		cli_user_fail(conn);
+		return NULL;
 	}
-	return count >= 1 && count <= max;
+	return conn;
 }
 
-/* The same rule as the sign-up form: local@domain.tld, no spaces or specials. */
+/* Whether u is an active admin no other active admin would remain beside (then says so,
+ * for the subcommand sub): disabling or demoting it would leave the installation without
+ * one. 1, 0, or -1 on error. */
 static int
-cli_user_email_ok(const char *email)
+cli_user_is_last_admin(PGconn *conn, const struct cli_user_row *u, const char *sub,
+    const char *email)
 {
-	const char *at = strchr(email, '@');
-	size_t n = strlen(email);
+	long others;
 
-	if (n < 3 || n > 254 || at == NULL || at == email || strchr(at + 1, '@') != NULL ||
-	    (size_t)(at - email) > 64 || at[1] == '\0' || at[1] == '.' ||
-	    strchr(at + 1, '.') == NULL || email[n - 1] == '.')
+	if (strcmp(u->role, "admin") != 0 || u->disabled)
 		return 0;
-	for (const char *p = email; *p != '\0'; p++) {
-		if (strchr(" <>(),;:\\\"[]\x7f", *p) != NULL || (unsigned char)*p < ' ')
-			return 0;
-	}
-	return cli_user_text_ok(email, 254);
+	if ((others = cli_user_other_admins(conn, u->id)) < 0)
+		return -1;
+	if (others > 0)
+		return 0;
+	fprintf(stderr, "mailroom: user %s: %s is the last active admin: make another user "
+	    "admin first\n", sub, email);
+	return 1;
 }
+
+/* Ends a change that has nothing to do: the transaction without changes, the connection. */
+static int
+cli_user_unchanged(PGconn *conn)
+{
+	PQclear(PQexec(conn, "ROLLBACK"));
+	PQfinish(conn);
+	return CLI_EXIT_OK;
+}
+
+/* --- Input ------------------------------------------------------------------------- */
 
 /* The terminal, while its echo is off, for the signal handler to restore. */
 static int cli_user_tty_fd = -1;
@@ -410,7 +421,8 @@ cli_user_add(int argc, char **argv)
 	if (argc - optind != 1)
 		return cli_user_usage();
 	email = argv[optind];
-	if (!cli_user_email_ok(email)) {
+	/* The same rules as the sign-up form. */
+	if (account_check_email(email) != NULL) {
 		fprintf(stderr, "mailroom: user add: not an email address like "
 		    "name@example.org: %s\n", email);
 		return CLI_EXIT_USAGE;
@@ -419,12 +431,12 @@ cli_user_add(int argc, char **argv)
 		snprintf(local, sizeof(local), "%.*s", (int)(strchr(email, '@') - email), email);
 		name = local;
 	}
-	if (!cli_user_text_ok(name, 100)) {
+	if (account_check_name(name) != NULL) {
 		fprintf(stderr, "mailroom: user add: the name must be 1 to 100 characters of "
 		    "text\n");
 		return CLI_EXIT_USAGE;
 	}
-	if (!cli_user_text_ok(tz, 64)) {
+	if (!account_text_ok(tz, 64)) {
 		fprintf(stderr, "mailroom: user add: not a time zone: %s\n", tz);
 		return CLI_EXIT_USAGE;
 	}
@@ -589,24 +601,10 @@ cli_user_disable(int argc, char **argv)
 
 	if (argc != 2)
 		return cli_user_usage();
-	if ((conn = cli_user_connect()) == NULL)
+	if ((conn = cli_user_begin(argv[1], 1, &u)) == NULL)
 		return CLI_EXIT_FAIL;
-	if (cli_user_run(conn, "BEGIN", 0, NULL) == -1)
+	if (cli_user_is_last_admin(conn, &u, "disable", argv[1]) != 0)
 		return cli_user_fail(conn);
-	/* The admins first, then the user: the same order as set-role. */
-	if (cli_user_other_admins(conn, "") < 0 || cli_user_find(conn, argv[1], &u) != 1)
-		return cli_user_fail(conn);
-	if (strcmp(u.role, "admin") == 0 && !u.disabled) {
-		long others = cli_user_other_admins(conn, u.id);
-
-		if (others < 0)
-			return cli_user_fail(conn);
-		if (others == 0) {
-			fprintf(stderr, "mailroom: user disable: %s is the last active admin: make "
-			    "another user admin first\n", argv[1]);
-			return cli_user_fail(conn);
-		}
-	}
 	params[0] = u.id;
 	if (cli_user_run(conn, "UPDATE users SET disabled = true WHERE id = $1", 1,
 	    params) == -1)
@@ -647,15 +645,11 @@ cli_user_enable(int argc, char **argv)
 
 	if (argc != 2)
 		return cli_user_usage();
-	if ((conn = cli_user_connect()) == NULL)
+	if ((conn = cli_user_begin(argv[1], 0, &u)) == NULL)
 		return CLI_EXIT_FAIL;
-	if (cli_user_run(conn, "BEGIN", 0, NULL) == -1 || cli_user_find(conn, argv[1], &u) != 1)
-		return cli_user_fail(conn);
 	if (!u.disabled) {
-		PQclear(PQexec(conn, "ROLLBACK"));
-		PQfinish(conn);
 		printf("%s is already enabled\n", argv[1]);
-		return CLI_EXIT_OK;
+		return cli_user_unchanged(conn);
 	}
 	params[0] = u.id;
 	if (cli_user_run(conn, "UPDATE users SET disabled = false WHERE id = $1", 1,
@@ -674,7 +668,6 @@ cli_user_set_role(int argc, char **argv)
 	struct cli_user_row u;
 	const char *params[2];
 	PGconn *conn;
-	long others;
 
 	if (argc != 3)
 		return cli_user_usage();
@@ -683,29 +676,15 @@ cli_user_set_role(int argc, char **argv)
 		    argv[2]);
 		return CLI_EXIT_USAGE;
 	}
-	if ((conn = cli_user_connect()) == NULL)
+	if ((conn = cli_user_begin(argv[1], 1, &u)) == NULL)
 		return CLI_EXIT_FAIL;
-	if (cli_user_run(conn, "BEGIN", 0, NULL) == -1)
-		return cli_user_fail(conn);
-	/* The admins first, then the user: the same order as disable. */
-	if (cli_user_other_admins(conn, "") < 0 ||
-	    cli_user_find(conn, argv[1], &u) != 1)
-		return cli_user_fail(conn);
 	if (strcmp(u.role, argv[2]) == 0) {
-		PQclear(PQexec(conn, "ROLLBACK"));
-		PQfinish(conn);
 		printf("%s is already %s\n", argv[1], argv[2]);
-		return CLI_EXIT_OK;
+		return cli_user_unchanged(conn);
 	}
-	if (strcmp(argv[2], "member") == 0 && !u.disabled) {
-		if ((others = cli_user_other_admins(conn, u.id)) < 0)
-			return cli_user_fail(conn);
-		if (others == 0) {
-			fprintf(stderr, "mailroom: user set-role: %s is the last active admin: make "
-			    "another user admin first\n", argv[1]);
-			return cli_user_fail(conn);
-		}
-	}
+	if (strcmp(argv[2], "member") == 0 &&
+	    cli_user_is_last_admin(conn, &u, "set-role", argv[1]) != 0)
+		return cli_user_fail(conn);
 	params[0] = u.id;
 	params[1] = argv[2];
 	if (cli_user_run(conn, "UPDATE users SET role = $2 WHERE id = $1", 2, params) == -1 ||
@@ -729,10 +708,8 @@ cli_user_reset_password(int argc, char **argv)
 
 	if (argc != 2)
 		return cli_user_usage();
-	if ((conn = cli_user_connect()) == NULL)
+	if ((conn = cli_user_begin(argv[1], 0, &u)) == NULL)
 		return CLI_EXIT_FAIL;
-	if (cli_user_run(conn, "BEGIN", 0, NULL) == -1 || cli_user_find(conn, argv[1], &u) != 1)
-		return cli_user_fail(conn);
 	if (u.disabled) {
 		fprintf(stderr, "mailroom: user reset-password: %s is disabled (mailroom user "
 		    "enable first)\n", argv[1]);

@@ -57,7 +57,7 @@ db_migrate_find(int version)
  * Turns a failed result into "PREFIX: primary message (SQLSTATE xxxxx)". Without a result
  * (connection lost, out of memory) libpq only has its connection-level message.
  */
-static void
+void
 db_migrate_pg_error(PGconn *conn, const PGresult *res, const char *prefix, char *err,
     size_t errlen)
 {
@@ -117,7 +117,7 @@ db_migrate_command(PGconn *conn, const char *sql, int nparams, const char *const
 }
 
 /* Our own BEGIN/COMMIT pairs cannot nest inside a caller's transaction. */
-static int
+int
 db_migrate_require_idle(PGconn *conn, char *err, size_t errlen)
 {
 	if (PQstatus(conn) != CONNECTION_OK) {

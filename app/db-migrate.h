@@ -21,6 +21,15 @@ extern const size_t db_migrations_count;
 /* Hex SHA-256 of a migration's up text (65 bytes with the NUL). */
 void db_migrate_checksum(const char *text, char out[65]);
 
+/* err = "PREFIX: the server's primary message (SQLSTATE xxxxx)" of res, a failed result;
+ * libpq's own message when res is NULL or has none. The vault's rotation (vault.c) words
+ * its database errors the same way. */
+void db_migrate_pg_error(PGconn *conn, const PGresult *res, const char *prefix, char *err,
+    size_t errlen);
+/* 0 when conn is connected and outside a transaction, for work that runs its own
+ * transactions (migrations, the vault's rotation); else -1 with err. */
+int db_migrate_require_idle(PGconn *conn, char *err, size_t errlen);
+
 /* Creates schema_migrations if missing (the runner's own bookkeeping). */
 int db_migrate_bootstrap(PGconn *conn, char *err, size_t errlen);
 /* Applies every pending migration in order, each in its own transaction, refusing to

@@ -15,6 +15,12 @@ form_init(struct form *f, struct http_ctx *c, const char *id)
 	f->fields = json_object();
 	f->errors = json_object();
 	f->nerrors = 0;
+	/* The request holds a reference too, so that a handler that answers without
+	 * rendering the form leaks nothing. */
+	if (c->owned == NULL)
+		c->owned = json_array();
+	json_array_append(c->owned, f->fields);
+	json_array_append(c->owned, f->errors);
 }
 
 const char *
@@ -88,6 +94,14 @@ form_context(struct form *f)
 
 	f->fields = f->errors = NULL;
 	return ctx;
+}
+
+void
+form_free(struct form *f)
+{
+	json_decref(f->fields);
+	json_decref(f->errors);
+	f->fields = f->errors = NULL;
 }
 
 json_t *

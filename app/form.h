@@ -25,6 +25,8 @@ void form_field(struct form *f, const char *name, const char *label, const char 
 void form_error(struct form *f, const char *name, const char *message);
 /* {"csrf": token, "fields": {...}, "has_errors": bool} under key "form"; frees f. */
 json_t *form_context(struct form *f);
+/* Frees a form that is not rendered (the request went on to succeed). */
+void form_free(struct form *f);
 /* For the JSON API: the field errors as details {"fields": {...}}; frees f. */
 json_t *form_details(struct form *f);
 

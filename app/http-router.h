@@ -5,6 +5,7 @@
 #define MAILROOM_HTTP_ROUTER_H
 
 #include <stddef.h>
+#include <jansson.h>
 #include "http-request.h"
 #include "http-response.h"
 
@@ -27,6 +28,9 @@ struct http_ctx {
 	 * none) instead of the cookie's. */
 	const char *session_secret;
 	const char *csrf_token;    /* cached by auth_csrf_token() */
+	/* JSON values released when the request ends (forms' contexts: a handler that
+	 * answers early cannot leak them). NULL until something is added. */
+	json_t *owned;
 };
 
 typedef int (*http_handler)(struct http_ctx *c);

@@ -105,6 +105,7 @@ render:
 	http_response_security_headers(res, req);
 	if (ctx.db != NULL)
 		db_pool_release(opts->pool, ctx.db);
+	json_decref(ctx.owned);
 	json_decref(res->error_details);
 	res->error_details = NULL;
 }

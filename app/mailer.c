@@ -207,10 +207,11 @@ mailer_address_valid(const char *addr)
 	return mailer_domain_valid(at + 1);
 }
 
-/* A header value: valid UTF-8 without control characters, so that no CR or LF can start
- * a header of its own. NULL when it is acceptable, else the reason. */
+/* Text of the message: valid UTF-8 of at most max bytes; a header value (header 1) also
+ * without control characters, so that no CR or LF can start a header of its own. NULL
+ * when it is acceptable, else the reason. */
 static const char *
-mailer_header_text_invalid(const char *s, size_t max)
+mailer_text_invalid(const char *s, size_t max, int header)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
@@ -223,29 +224,10 @@ mailer_header_text_invalid(const char *s, size_t max)
 
 		if (len == 0)
 			return "not valid UTF-8";
-		if (cp == '\r' || cp == '\n')
+		if (header && (cp == '\r' || cp == '\n'))
 			return "line breaks are not allowed in a header";
-		if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+		if (header && (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)))
 			return "control characters are not allowed in a header";
-		i += len;
-	}
-	return NULL;
-}
-
-static const char *
-mailer_body_invalid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	if (n > MAILER_BODY_MAX)
-		return "too long";
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t len = util_utf8_decode(p + i, n - i, &cp);
-
-		if (len == 0)
-			return "not valid UTF-8";
 		i += len;
 	}
 	return NULL;
@@ -273,7 +255,7 @@ mailer_mailbox_parse(const char *s, char *name, size_t namelen, char *addr, size
 		*why = "empty";
 		return -1;
 	}
-	if ((*why = mailer_header_text_invalid(s, MAILER_NAME_MAX + MAILER_ADDR_MAX + 8)) != NULL)
+	if ((*why = mailer_text_invalid(s, MAILER_NAME_MAX + MAILER_ADDR_MAX + 8, 1)) != NULL)
 		return -1;
 	alen = strlen(s);
 	mailer_trim(&a, &alen);
@@ -428,7 +410,7 @@ mailer_item_new(const struct mailer_opts *o, const struct mailer_message *m, cha
 	}
 	snprintf(it->rcpt, sizeof(it->rcpt), "%s", m->to);
 	if (m->to_name != NULL &&
-	    (why = mailer_header_text_invalid(m->to_name, MAILER_NAME_MAX)) != NULL) {
+	    (why = mailer_text_invalid(m->to_name, MAILER_NAME_MAX, 1)) != NULL) {
 		snprintf(err, errlen, "recipient's name: %s", why);
 		goto fail;
 	}
@@ -436,15 +418,17 @@ mailer_item_new(const struct mailer_opts *o, const struct mailer_message *m, cha
 		snprintf(err, errlen, "subject: empty");
 		goto fail;
 	}
-	if ((why = mailer_header_text_invalid(m->subject, MAILER_SUBJECT_MAX)) != NULL) {
+	if ((why = mailer_text_invalid(m->subject, MAILER_SUBJECT_MAX, 1)) != NULL) {
 		snprintf(err, errlen, "subject: %s", why);
 		goto fail;
 	}
-	if (m->text == NULL || (why = mailer_body_invalid(m->text)) != NULL) {
+	if (m->text == NULL ||
+	    (why = mailer_text_invalid(m->text, MAILER_BODY_MAX, 0)) != NULL) {
 		snprintf(err, errlen, "text body: %s", m->text == NULL ? "missing" : why);
 		goto fail;
 	}
-	if (m->html != NULL && (why = mailer_body_invalid(m->html)) != NULL) {
+	if (m->html != NULL &&
+	    (why = mailer_text_invalid(m->html, MAILER_BODY_MAX, 0)) != NULL) {
 		snprintf(err, errlen, "HTML body: %s", why);
 		goto fail;
 	}

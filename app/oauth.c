@@ -185,29 +185,6 @@ oauth_id(struct http_ctx *c, int64_t id)
 	return arena_printf(c->arena, "%" PRId64, id);
 }
 
-/* Percent-encodes all but RFC 3986's unreserved characters. */
-static const char *
-oauth_url_encode(struct arena *a, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct buf b;
-
-	buf_init(&b, a);
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (oauth_is_b64url((char)ch) || ch == '.' || ch == '~') {
-			buf_putc(&b, (char)ch);
-		} else {
-			buf_putc(&b, '%');
-			buf_putc(&b, hex[ch >> 4]);
-			buf_putc(&b, hex[ch & 15]);
-		}
-	}
-	buf_putc(&b, '\0');
-	return b.data;
-}
-
 /* RFC 6749 5.2: {"error": code, "error_description": text}, never stored by caches. */
 static int
 oauth_error(struct http_ctx *c, int status, const char *error, const char *description)
@@ -360,7 +337,7 @@ oauth_redirect_back(struct http_ctx *c, const char *redirect_uri, const char *co
 	for (int i = 0; kv[i] != NULL; i += 2) {
 		if (kv[i + 1] == NULL)
 			continue;
-		buf_printf(&b, "%c%s=%s", sep, kv[i], oauth_url_encode(c->arena, kv[i + 1]));
+		buf_printf(&b, "%c%s=%s", sep, kv[i], util_url_encode(c->arena, kv[i + 1], ""));
 		sep = '&';
 	}
 	http_response_header(c->res, "Location", b.data);

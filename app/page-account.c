@@ -26,56 +26,7 @@
 
 #define ACCOUNT_WRONG_CREDENTIALS "Email or password is wrong."
 
-/* --- Validation shared by the account forms ------------------------------------------- */
-
-/* Whether s is valid UTF-8 without control characters, of 1..max code points. */
-static int
-account_text_ok(const char *s, size_t max)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s), count = 0;
-
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t len = util_utf8_decode(u + i, n - i, &cp);
-
-		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			return 0;
-		i += len;
-		count++;
-	}
-	return count >= 1 && count <= max;
-}
-
-const char *
-account_check_email(const char *email)
-{
-	const char *at = strchr(email, '@');
-	size_t n = strlen(email);
-
-	if (n == 0)
-		return "Enter your email address.";
-	if (n > 254 || at == NULL || at == email || strchr(at + 1, '@') != NULL ||
-	    (size_t)(at - email) > 64 || at[1] == '\0' || strchr(at + 1, '.') == NULL ||
-	    at[strlen(at) - 1] == '.' || at[1] == '.')
-		return "Enter an email address like name@example.org.";
-	for (const char *p = email; *p != '\0'; p++) {
-		unsigned char ch = (unsigned char)*p;
-
-		if (ch <= ' ' || ch == 0x7f || ch == '<' || ch == '>' || ch == '(' || ch == ')' ||
-		    ch == ',' || ch == ';' || ch == ':' || ch == '\\' || ch == '"' || ch == '[' ||
-		    ch == ']')
-			return "Enter an email address like name@example.org.";
-	}
-	return account_text_ok(email, 254) ? NULL :
-	    "Enter an email address like name@example.org.";
-}
-
-const char *
-account_check_name(const char *name)
-{
-	return account_text_ok(name, 100) ? NULL : "Enter your name (at most 100 characters).";
-}
+/* --- Shared by the account pages (account.h) ------------------------------------- */
 
 int
 account_check_time_zone(struct http_ctx *c, const char *tz, const char **why)
@@ -108,6 +59,72 @@ account_notify(struct http_ctx *c, const char *to, const char *name, const char 
 	    text, mr_config.base_url);
 	if (mailer_enqueue(&m, err, sizeof(err)) != MAILER_SENT)
 		log_warn("notice \"%s\" not queued: %s", subject, err);
+}
+
+int
+account_hash_password(struct http_ctx *c, const char *pw, const char *busy,
+    char out[PASSWORD_HASH_MAX])
+{
+	switch (password_hash(pw, out)) {
+	case PASSWORD_OK:
+		return 0;
+	case PASSWORD_BUSY:
+		http_response_header(c->res, "Retry-After", "2");
+		return http_fail(c->res, 503, "busy", busy, NULL);
+	default:
+		return http_fail(c->res, 500, "internal_error", NULL, NULL);
+	}
+}
+
+int
+account_begin(struct http_ctx *c)
+{
+	PGresult *r = http_ctx_exec(c, DB_STMT_BEGIN, 0, NULL);
+
+	if (r == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+void
+account_rollback(struct http_ctx *c)
+{
+	int status = c->res->status;
+	const char *code = c->res->error_code;
+
+	PQclear(http_ctx_exec(c, DB_STMT_ROLLBACK, 0, NULL));
+	c->res->status = status;
+	c->res->error_code = code;
+}
+
+int
+account_commit(struct http_ctx *c)
+{
+	PGresult *r = http_ctx_exec(c, DB_STMT_COMMIT, 0, NULL);
+
+	if (r == NULL) {
+		account_rollback(c);
+		return -1;
+	}
+	PQclear(r);
+	return 0;
+}
+
+long
+account_tx_exec(struct http_ctx *c, int stmt, const char *first, const char *second)
+{
+	const char *params[2] = { first, second };
+	PGresult *r = http_ctx_exec(c, stmt, second != NULL ? 2 : 1, params);
+	long n;
+
+	if (r == NULL) {
+		account_rollback(c);
+		return -1;
+	}
+	n = strtol(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return n;
 }
 
 /* A "next" parameter is followed only to a path of this site. */
@@ -293,21 +310,6 @@ signup_form(struct form *f, struct http_ctx *c, const char *email, const char *n
 	    "For dates and reminders, for example Europe/Berlin.");
 }
 
-static int
-signup_render(struct http_ctx *c, int status, struct form *f, const char *error,
-    int first_user)
-{
-	const char *invite = kvlist_get(&c->req->form, "invite");
-
-	if (invite == NULL)
-		invite = kvlist_get(&c->req->query, "invite");
-	if (invite != NULL && !secret_is_wellformed("", invite))
-		invite = NULL;
-	return page_render(c, status, "pages/signup.html", "Create an account", "signup", NULL,
-	    json_pack("{s:o, s:s?, s:s?, s:b}", "form", f != NULL ? form_context(f) :
-	    json_null(), "form_error", error, "invite", invite, "first_user", first_user));
-}
-
 /* Whether the request carries a well-formed invitation token. */
 static const char *
 signup_invite(struct http_ctx *c)
@@ -317,6 +319,16 @@ signup_invite(struct http_ctx *c)
 	if (t == NULL)
 		t = kvlist_get(&c->req->query, "invite");
 	return t != NULL && secret_is_wellformed("", t) ? t : NULL;
+}
+
+static int
+signup_render(struct http_ctx *c, int status, struct form *f, const char *error,
+    int first_user)
+{
+	return page_render(c, status, "pages/signup.html", "Create an account", "signup", NULL,
+	    json_pack("{s:o, s:s?, s:s?, s:b}", "form", f != NULL ? form_context(f) :
+	    json_null(), "form_error", error, "invite", signup_invite(c),
+	    "first_user", first_user));
 }
 
 int
@@ -378,21 +390,14 @@ page_account_signup_post(struct http_ctx *c)
 	if (f.nerrors > 0)
 		return signup_render(c, 400, &f, NULL, first);
 
-	rc = password_hash(pw, hash);
-	if (rc == PASSWORD_BUSY) {
-		http_response_header(c->res, "Retry-After", "2");
-		return http_fail(c->res, 503, "busy", "Too many sign-ups at once. Try again in a "
-		    "moment.", NULL);
-	}
-	if (rc != PASSWORD_OK)
-		return http_fail(c->res, 500, "internal_error", NULL, NULL);
+	if ((rc = account_hash_password(c, pw, "Too many sign-ups at once. Try again in a "
+	    "moment.", hash)) != 0)
+		return rc;
 
 	if (!open) {
 		/* The invitation and the account are taken together or not at all. */
-		r = http_ctx_exec(c, DB_STMT_BEGIN, 0, NULL);
-		if (r == NULL)
+		if (account_begin(c) != 0)
 			return c->res->status;
-		PQclear(r);
 		in_tx = 1;
 		secret_digest_param(invite, digest);
 		params[0] = digest;
@@ -402,7 +407,7 @@ page_account_signup_post(struct http_ctx *c)
 			goto fail;
 		if (PQntuples(r) != 1) {
 			PQclear(r);
-			PQclear(http_ctx_exec(c, DB_STMT_ROLLBACK, 0, NULL));
+			account_rollback(c);
 			return signup_render(c, 403, &f, "This invitation is not valid: it has "
 			    "expired, was used already, or is for another address.", 0);
 		}
@@ -417,7 +422,7 @@ page_account_signup_post(struct http_ctx *c)
 	if (r == NULL) {
 		if (c->res->status == 409) {
 			if (in_tx)
-				PQclear(http_ctx_exec(c, DB_STMT_ROLLBACK, 0, NULL));
+				account_rollback(c);
 			c->res->status = 200;
 			c->res->error_code = NULL;
 			form_error(&f, "email", "An account with this address exists already. "
@@ -433,17 +438,10 @@ page_account_signup_post(struct http_ctx *c)
 
 		snprintf(iid, sizeof(iid), "%" PRId64, invite_id);
 		snprintf(uid, sizeof(uid), "%" PRId64, user_id);
-		params[0] = iid;
-		params[1] = uid;
-		r = http_ctx_exec(c, DB_STMT_INVITE_SET_USER, 2, params);
-		if (r == NULL)
-			goto fail;
-		PQclear(r);
-		r = http_ctx_exec(c, DB_STMT_COMMIT, 0, NULL);
-		if (r == NULL)
-			goto fail;
-		PQclear(r);
-		in_tx = 0;
+		/* Both end the transaction themselves when they fail. */
+		if (account_tx_exec(c, DB_STMT_INVITE_SET_USER, iid, uid) < 0 ||
+		    account_commit(c) != 0)
+			return c->res->status;
 	}
 	sodium_memzero(hash, sizeof(hash));
 	audit_record(c, user_id, user_id, "signup", json_pack("{s:b, s:b}", "admin", first,
@@ -453,12 +451,8 @@ page_account_signup_post(struct http_ctx *c)
 	page_flash(c, "signed-up");
 	return page_redirect(c, "/inbox");
 fail:
-	if (in_tx) {
-		int status = c->res->status;
-
-		PQclear(http_ctx_exec(c, DB_STMT_ROLLBACK, 0, NULL));
-		c->res->status = status;
-	}
+	if (in_tx)
+		account_rollback(c);
 	return c->res->status;
 }
 
@@ -493,27 +487,46 @@ reset_password_form(struct form *f, struct http_ctx *c)
 #define RESET_INVALID "This reset link is not valid: it was used already, has expired, or " \
 	"was replaced by a newer one. Ask for a new link below."
 
-/* The account a reset token opens, or 0 (invalid) or -1 (database). */
+/* The answer to a link that opens no account: the form that asks for a new one. */
+static int
+reset_invalid(struct http_ctx *c)
+{
+	struct form f;
+
+	reset_request_form(&f, c, NULL);
+	return reset_render(c, 410, &f, NULL, RESET_INVALID, NULL);
+}
+
+/* The account a reset token opens, with its address and name; or 0 with the answer made
+ * and its status in *status: the form to ask for a new link (410), or the database's
+ * failure. */
 static int64_t
-reset_peek(struct http_ctx *c, const char *token, const char **email, const char **name)
+reset_peek(struct http_ctx *c, const char *token, const char **email, const char **name,
+    int *status)
 {
 	char digest[SECRET_DIGEST_PARAM_LEN];
 	const char *params[1] = { digest };
 	PGresult *r;
 	int64_t id = 0;
 
-	if (!secret_is_wellformed("", token))
+	if (!secret_is_wellformed("", token)) {
+		*status = reset_invalid(c);
 		return 0;
+	}
 	secret_digest_param(token, digest);
 	r = http_ctx_exec(c, DB_STMT_RESET_PEEK, 1, params);
-	if (r == NULL)
-		return -1;
+	if (r == NULL) {
+		*status = c->res->status;
+		return 0;
+	}
 	if (PQntuples(r) == 1) {
 		id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 		*email = arena_strdup(c->arena, PQgetvalue(r, 0, 1));
 		*name = arena_strdup(c->arena, PQgetvalue(r, 0, 2));
 	}
 	PQclear(r);
+	if (id == 0)
+		*status = reset_invalid(c);
 	return id;
 }
 
@@ -523,6 +536,7 @@ page_account_reset(struct http_ctx *c)
 	const char *token = kvlist_get(&c->req->query, "token"), *email = NULL, *name = NULL;
 	struct form f;
 	int64_t id;
+	int status;
 
 	/* The page holds a secret in its URL: no other site learns it from a Referer. */
 	http_response_header(c->res, "Referrer-Policy", "no-referrer");
@@ -530,13 +544,8 @@ page_account_reset(struct http_ctx *c)
 		reset_request_form(&f, c, NULL);
 		return reset_render(c, 200, &f, NULL, NULL, NULL);
 	}
-	id = reset_peek(c, token, &email, &name);
-	if (id < 0)
-		return c->res->status;
-	if (id == 0) {
-		reset_request_form(&f, c, NULL);
-		return reset_render(c, 410, &f, NULL, RESET_INVALID, NULL);
-	}
+	if ((id = reset_peek(c, token, &email, &name, &status)) == 0)
+		return status;
 	reset_password_form(&f, c);
 	return reset_render(c, 200, &f, token, NULL, email);
 }
@@ -591,22 +600,18 @@ page_account_reset_password(struct http_ctx *c)
 {
 	const char *token = kvlist_get(&c->req->form, "token");
 	const char *pw = kvlist_get(&c->req->form, "new_password");
-	const char *email = NULL, *name = NULL, *why, *params[2];
+	const char *email = NULL, *name = NULL, *why, *params[1];
 	char digest[SECRET_DIGEST_PARAM_LEN], hash[PASSWORD_HASH_MAX], uid[24];
 	struct form f;
 	int64_t id;
+	int rc, failed;
 	PGresult *r;
 
 	http_response_header(c->res, "Referrer-Policy", "no-referrer");
 	if (token == NULL)
 		token = "";
-	id = reset_peek(c, token, &email, &name);
-	if (id < 0)
-		return c->res->status;
-	if (id == 0) {
-		reset_request_form(&f, c, NULL);
-		return reset_render(c, 410, &f, NULL, RESET_INVALID, NULL);
-	}
+	if ((id = reset_peek(c, token, &email, &name, &rc)) == 0)
+		return rc;
 	reset_password_form(&f, c);
 	if (pw == NULL || *pw == '\0')
 		form_error(&f, "new_password", "Choose a new password.");
@@ -614,50 +619,31 @@ page_account_reset_password(struct http_ctx *c)
 		form_error(&f, "new_password", why);
 	if (f.nerrors > 0)
 		return reset_render(c, 400, &f, token, NULL, email);
-	switch (password_hash(pw, hash)) {
-	case PASSWORD_OK:
-		break;
-	case PASSWORD_BUSY:
-		http_response_header(c->res, "Retry-After", "2");
-		return http_fail(c->res, 503, "busy", NULL, NULL);
-	default:
-		return http_fail(c->res, 500, "internal_error", NULL, NULL);
-	}
+	form_free(&f);
+	if ((rc = account_hash_password(c, pw, NULL, hash)) != 0)
+		return rc;
 	/* Used once: the claim and the new password in one transaction. */
 	secret_digest_param(token, digest);
 	snprintf(uid, sizeof(uid), "%" PRId64, id);
-	r = http_ctx_exec(c, DB_STMT_BEGIN, 0, NULL);
-	if (r == NULL)
+	if (account_begin(c) != 0)
 		return c->res->status;
-	PQclear(r);
 	params[0] = digest;
 	r = http_ctx_exec(c, DB_STMT_RESET_CLAIM, 1, params);
 	if (r == NULL || PQntuples(r) != 1 || strtoll(PQgetvalue(r, 0, 0), NULL, 10) != id) {
-		int status = c->res->status;
-
 		PQclear(r);
-		PQclear(http_ctx_exec(c, DB_STMT_ROLLBACK, 0, NULL));
-		if (status >= 500)
-			return status;
-		reset_request_form(&f, c, NULL);
-		return reset_render(c, 410, &f, NULL, RESET_INVALID, NULL);
+		account_rollback(c);
+		if (c->res->status >= 500)
+			return c->res->status;
+		return reset_invalid(c);
 	}
 	PQclear(r);
-	params[0] = uid;
-	params[1] = hash;
-	if ((r = http_ctx_exec(c, DB_STMT_USER_SET_PASSWORD, 2, params)) == NULL)
-		goto fail;
-	PQclear(r);
-	if ((r = http_ctx_exec(c, DB_STMT_RESET_END_OTHERS, 1, params)) == NULL)
-		goto fail;
-	PQclear(r);
-	if ((r = http_ctx_exec(c, DB_STMT_SESSION_DELETE_ALL, 1, params)) == NULL)
-		goto fail;
-	PQclear(r);
-	if ((r = http_ctx_exec(c, DB_STMT_COMMIT, 0, NULL)) == NULL)
-		goto fail;
-	PQclear(r);
+	failed = account_tx_exec(c, DB_STMT_USER_SET_PASSWORD, uid, hash) < 0 ||
+	    account_tx_exec(c, DB_STMT_RESET_END_OTHERS, uid, NULL) < 0 ||
+	    account_tx_exec(c, DB_STMT_SESSION_DELETE_ALL, uid, NULL) < 0 ||
+	    account_commit(c) != 0;
 	sodium_memzero(hash, sizeof(hash));
+	if (failed)
+		return c->res->status;
 	audit_record(c, id, id, "password.reset", NULL);
 	if (throttle_success(http_ctx_db(c), email) < 0)
 		log_warn("could not clear the sign-in throttle");
@@ -669,12 +655,4 @@ page_account_reset_password(struct http_ctx *c)
 		return c->res->status;
 	page_flash(c, "password-reset");
 	return page_redirect(c, "/inbox");
-fail:
-	{
-		int status = c->res->status;
-
-		PQclear(http_ctx_exec(c, DB_STMT_ROLLBACK, 0, NULL));
-		sodium_memzero(hash, sizeof(hash));
-		return status;
-	}
 }

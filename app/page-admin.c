@@ -65,26 +65,6 @@ admin_link(struct http_ctx *c, const char *path)
 	return arena_printf(c->arena, "%.*s%s", (int)n, mr_config.base_url, path);
 }
 
-/* Whether s is UTF-8 without control characters, of at most max bytes. */
-static int
-admin_text_ok(const char *s, size_t max)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t n = strlen(s);
-
-	if (n > max)
-		return 0;
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t len = util_utf8_decode(u + i, n - i, &cp);
-
-		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
 /* A text filter of the query string, trimmed: NULL when absent or empty; *bad set when
  * it is too long or not text. */
 static const char *
@@ -103,7 +83,7 @@ admin_query_text(struct http_ctx *c, const char *name, size_t max, int *bad)
 	if (n == 0)
 		return NULL;
 	v = arena_strndup(c->arena, v, n);
-	if (!admin_text_ok(v, max))
+	if (n > max || util_text_chars(v) < 0)
 		*bad = 1;
 	return v;
 }
@@ -149,42 +129,6 @@ admin_audit_rows(struct http_ctx *c, PGresult *r, int limit)
 	return rows;
 }
 
-static int
-admin_begin(struct http_ctx *c)
-{
-	PGresult *r = http_ctx_exec(c, DB_STMT_BEGIN, 0, NULL);
-
-	if (r == NULL)
-		return -1;
-	PQclear(r);
-	return 0;
-}
-
-/* Ends the transaction without its changes, keeping the status the answer has. */
-static void
-admin_rollback(struct http_ctx *c)
-{
-	int status = c->res->status;
-	const char *code = c->res->error_code;
-
-	PQclear(http_ctx_exec(c, DB_STMT_ROLLBACK, 0, NULL));
-	c->res->status = status;
-	c->res->error_code = code;
-}
-
-static int
-admin_commit(struct http_ctx *c)
-{
-	PGresult *r = http_ctx_exec(c, DB_STMT_COMMIT, 0, NULL);
-
-	if (r == NULL) {
-		admin_rollback(c);
-		return -1;
-	}
-	PQclear(r);
-	return 0;
-}
-
 /* The user an action is about, with its row locked in the transaction. */
 struct admin_target {
 	const char *email;
@@ -193,9 +137,9 @@ struct admin_target {
 	long other_admins;  /* active admins but this user; with_admins only */
 };
 
-/* In a transaction: locks the active admins' rows (with_admins) and then the user's.
- * Returns 1, or 0 when there is no such user (404 recorded), or -1 (status recorded);
- * on 0 and -1 the transaction is rolled back. */
+/* Begins the action's transaction: locks the active admins' rows (with_admins) and then
+ * the user's. Returns 1, or 0 when there is no such user (404 recorded), or -1 (status
+ * recorded); on 0 and -1 no transaction is left open. */
 static int
 admin_lock_target(struct http_ctx *c, const char *id, int with_admins,
     struct admin_target *t)
@@ -204,6 +148,8 @@ admin_lock_target(struct http_ctx *c, const char *id, int with_admins,
 	PGresult *r;
 
 	t->other_admins = 0;
+	if (account_begin(c) != 0)
+		return -1;
 	if (with_admins) {
 		if ((r = http_ctx_exec(c, DB_STMT_ADMIN_ADMINS_LOCK, 0, NULL)) == NULL)
 			goto fail;
@@ -217,7 +163,7 @@ admin_lock_target(struct http_ctx *c, const char *id, int with_admins,
 	if (PQntuples(r) != 1) {
 		PQclear(r);
 		admin_deny(c);
-		admin_rollback(c);
+		account_rollback(c);
 		return 0;
 	}
 	t->email = arena_strdup(c->arena, PQgetvalue(r, 0, 0));
@@ -226,26 +172,8 @@ admin_lock_target(struct http_ctx *c, const char *id, int with_admins,
 	PQclear(r);
 	return 1;
 fail:
-	admin_rollback(c);
+	account_rollback(c);
 	return -1;
-}
-
-/* Runs a statement of the transaction whose only parameter is the user's id (and the
- * second, when given); the affected rows, or -1 (rolled back, status recorded). */
-static long
-admin_tx_exec(struct http_ctx *c, int stmt, const char *id, const char *second)
-{
-	const char *params[2] = { id, second };
-	PGresult *r = http_ctx_exec(c, stmt, second != NULL ? 2 : 1, params);
-	long n;
-
-	if (r == NULL) {
-		admin_rollback(c);
-		return -1;
-	}
-	n = strtol(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	return n;
 }
 
 /* --- Users --------------------------------------------------------------------------- */
@@ -346,6 +274,23 @@ admin_user_render(struct http_ctx *c, int status, int64_t id, const char *error,
 	    "error", error, "reset_link", reset_link, "reset_minutes", ADMIN_RESET_SECONDS / 60));
 }
 
+/* Refuses an action on user id after its transaction began: ends the transaction and
+ * shows the user page with why. */
+static int
+admin_refuse(struct http_ctx *c, int64_t id, const char *why)
+{
+	account_rollback(c);
+	return admin_user_render(c, 409, id, why, NULL);
+}
+
+/* Whether t is an active admin no other active admin would remain beside: disabling or
+ * demoting it would leave the installation without one. */
+static int
+admin_is_last(const struct admin_target *t)
+{
+	return t->is_admin && !t->disabled && t->other_admins == 0;
+}
+
 int
 page_admin_user(struct http_ctx *c)
 {
@@ -376,21 +321,17 @@ page_admin_user_disable(struct http_ctx *c)
 		return admin_deny(c);
 	if (id == me->id)
 		return admin_user_render(c, 409, id, "You cannot disable your own account.", NULL);
-	if (admin_begin(c) != 0)
-		return c->res->status;
 	if (admin_lock_target(c, ids, 1, &t) != 1)
 		return c->res->status;
-	if (!t.disabled && t.is_admin && t.other_admins == 0) {
-		admin_rollback(c);
-		return admin_user_render(c, 409, id, ADMIN_LAST_ADMIN, NULL);
-	}
-	if (!t.disabled && admin_tx_exec(c, DB_STMT_ADMIN_USER_SET_DISABLED, ids, "true") < 0)
+	if (admin_is_last(&t))
+		return admin_refuse(c, id, ADMIN_LAST_ADMIN);
+	if (!t.disabled && account_tx_exec(c, DB_STMT_ADMIN_USER_SET_DISABLED, ids, "true") < 0)
 		return c->res->status;
-	if ((sessions = admin_tx_exec(c, DB_STMT_SESSION_DELETE_ALL, ids, NULL)) < 0 ||
-	    (tokens = admin_tx_exec(c, DB_STMT_ADMIN_TOKENS_REVOKE, ids, NULL)) < 0 ||
-	    admin_tx_exec(c, DB_STMT_ADMIN_RESETS_EXPIRE, ids, NULL) < 0 ||
-	    admin_tx_exec(c, DB_STMT_ADMIN_CODES_DELETE, ids, NULL) < 0 ||
-	    admin_commit(c) != 0)
+	if ((sessions = account_tx_exec(c, DB_STMT_SESSION_DELETE_ALL, ids, NULL)) < 0 ||
+	    (tokens = account_tx_exec(c, DB_STMT_ADMIN_TOKENS_REVOKE, ids, NULL)) < 0 ||
+	    account_tx_exec(c, DB_STMT_ADMIN_RESETS_EXPIRE, ids, NULL) < 0 ||
+	    account_tx_exec(c, DB_STMT_ADMIN_CODES_DELETE, ids, NULL) < 0 ||
+	    account_commit(c) != 0)
 		return c->res->status;
 	audit_record(c, id, me->id, "admin.user_disable", json_pack("{s:I, s:I, s:s}",
 	    "sessions_ended", (json_int_t)sessions, "tokens_revoked", (json_int_t)tokens,
@@ -434,19 +375,16 @@ page_admin_user_role(struct http_ctx *c)
 		return admin_user_render(c, 400, id, "Choose a role: administrator or member.",
 		    NULL);
 	to_admin = strcmp(role, "admin") == 0;
-	if (admin_begin(c) != 0)
-		return c->res->status;
 	if (admin_lock_target(c, ids, 1, &t) != 1)
 		return c->res->status;
 	if (t.is_admin == to_admin) {
-		admin_rollback(c);
+		account_rollback(c);
 		return admin_user_done(c, id, "user-updated");
 	}
-	if (t.is_admin && !t.disabled && t.other_admins == 0) {
-		admin_rollback(c);
-		return admin_user_render(c, 409, id, ADMIN_LAST_ADMIN, NULL);
-	}
-	if (admin_tx_exec(c, DB_STMT_ADMIN_USER_SET_ROLE, ids, role) < 0 || admin_commit(c) != 0)
+	if (admin_is_last(&t))
+		return admin_refuse(c, id, ADMIN_LAST_ADMIN);
+	if (account_tx_exec(c, DB_STMT_ADMIN_USER_SET_ROLE, ids, role) < 0 ||
+	    account_commit(c) != 0)
 		return c->res->status;
 	audit_record(c, id, me->id, "admin.set_role", json_pack("{s:s, s:s, s:s}", "from",
 	    t.is_admin ? "admin" : "member", "to", role, "via", "web"));
@@ -472,16 +410,12 @@ page_admin_user_reset_link(struct http_ctx *c)
 
 	if (me == NULL)
 		return admin_deny(c);
-	if (admin_begin(c) != 0)
-		return c->res->status;
 	if (admin_lock_target(c, ids, 0, &t) != 1)
 		return c->res->status;
-	if (t.disabled) {
-		admin_rollback(c);
-		return admin_user_render(c, 409, id, "This account is disabled: enable it before "
-		    "making a reset link.", NULL);
-	}
-	if (admin_tx_exec(c, DB_STMT_ADMIN_RESETS_EXPIRE, ids, NULL) < 0)
+	if (t.disabled)
+		return admin_refuse(c, id, "This account is disabled: enable it before making a "
+		    "reset link.");
+	if (account_tx_exec(c, DB_STMT_ADMIN_RESETS_EXPIRE, ids, NULL) < 0)
 		return c->res->status;
 	secret_new("", token);
 	secret_digest_param(token, digest);
@@ -490,11 +424,11 @@ page_admin_user_reset_link(struct http_ctx *c)
 	params[2] = c->req->remote_addr;
 	if ((r = http_ctx_exec(c, DB_STMT_ADMIN_RESET_CREATE, 3, params)) == NULL) {
 		sodium_memzero(token, sizeof(token));
-		admin_rollback(c);
+		account_rollback(c);
 		return c->res->status;
 	}
 	PQclear(r);
-	if (admin_commit(c) != 0) {
+	if (account_commit(c) != 0) {
 		sodium_memzero(token, sizeof(token));
 		return c->res->status;
 	}
@@ -516,13 +450,11 @@ page_admin_user_end_sessions(struct http_ctx *c)
 
 	if (me == NULL)
 		return admin_deny(c);
-	if (admin_begin(c) != 0)
-		return c->res->status;
 	if (admin_lock_target(c, ids, 0, &t) != 1)
 		return c->res->status;
 	/* On one's own account this browser stays signed in: every other session ends. */
-	if ((ended = admin_tx_exec(c, DB_STMT_SESSION_DELETE_OTHERS, ids,
-	    id == me->id ? admin_id(c, me->session_id) : "0")) < 0 || admin_commit(c) != 0)
+	if ((ended = account_tx_exec(c, DB_STMT_SESSION_DELETE_OTHERS, ids,
+	    id == me->id ? admin_id(c, me->session_id) : "0")) < 0 || account_commit(c) != 0)
 		return c->res->status;
 	audit_record(c, id, me->id, "admin.sessions_end", json_pack("{s:I, s:s}", "ended",
 	    (json_int_t)ended, "via", "web"));

@@ -230,7 +230,7 @@ page_settings_password(struct http_ctx *c)
 	struct settings_forms f;
 	PGresult *user = settings_user(c), *r;
 	char hash[PASSWORD_HASH_MAX];
-	int ok;
+	int ok, rc;
 
 	if (user == NULL)
 		return c->res->status;
@@ -250,15 +250,8 @@ page_settings_password(struct http_ctx *c)
 		return settings_render(c, 400, &f, user);
 	}
 	PQclear(user);
-	switch (password_hash(pw, hash)) {
-	case PASSWORD_OK:
-		break;
-	case PASSWORD_BUSY:
-		http_response_header(c->res, "Retry-After", "2");
-		return http_fail(c->res, 503, "busy", NULL, NULL);
-	default:
-		return http_fail(c->res, 500, "internal_error", NULL, NULL);
-	}
+	if ((rc = account_hash_password(c, pw, NULL, hash)) != 0)
+		return rc;
 	params[0] = settings_id(c, u->id);
 	params[1] = hash;
 	r = http_ctx_exec(c, DB_STMT_USER_SET_PASSWORD, 2, params);

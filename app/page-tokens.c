@@ -69,17 +69,10 @@ tokens_scope_array(const char *list)
 static const char *
 tokens_check_name(const char *name)
 {
-	size_t len = strlen(name), chars = 0;
+	long chars = util_text_chars(name);
 
-	for (size_t i = 0; i < len;) {
-		uint32_t cp;
-		size_t n = util_utf8_decode((const unsigned char *)name + i, len - i, &cp);
-
-		if (n == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
-			return "Name the token with letters, digits and punctuation.";
-		i += n;
-		chars++;
-	}
+	if (chars < 0)
+		return "Name the token with letters, digits and punctuation.";
 	if (chars == 0)
 		return "Name the token, for example after the script that uses it.";
 	if (chars > 100)
@@ -312,8 +305,10 @@ page_tokens_create(struct http_ctx *c)
 	return rc;
 }
 
-int
-page_tokens_revoke(struct http_ctx *c)
+/* Revokes the personal token of the address ({id}) with its audit row, for the page and
+ * the API. Returns 0, or the status of the answer already made. */
+static int
+tokens_revoke(struct http_ctx *c)
 {
 	const struct auth_user *u = auth_user(c);
 	int64_t id = http_param_int(c->req, "id");
@@ -331,6 +326,16 @@ page_tokens_revoke(struct http_ctx *c)
 	    "kind", "personal", "id", (json_int_t)id, "name", PQgetvalue(r, 0, 0),
 	    "prefix", PQgetvalue(r, 0, 1)));
 	PQclear(r);
+	return 0;
+}
+
+int
+page_tokens_revoke(struct http_ctx *c)
+{
+	int rc = tokens_revoke(c);
+
+	if (rc != 0)
+		return rc;
 	page_flash(c, "token-revoked");
 	return page_redirect(c, "/settings/tokens");
 }
@@ -540,20 +545,7 @@ api_tokens_create(struct http_ctx *c)
 int
 api_tokens_delete(struct http_ctx *c)
 {
-	const struct auth_user *u = auth_user(c);
-	int64_t id = http_param_int(c->req, "id");
-	const char *params[2] = { tokens_id(c, id), tokens_id(c, u->id) };
-	PGresult *r = http_ctx_exec(c, DB_STMT_APITOKEN_PAT_REVOKE, 2, params);
+	int rc = tokens_revoke(c);
 
-	if (r == NULL)
-		return c->res->status;
-	if (PQntuples(r) != 1) {
-		PQclear(r);
-		return http_fail(c->res, 404, "not_found", "There is no such token.", NULL);
-	}
-	audit_record(c, u->id, u->id, "token.revoke", json_pack("{s:s, s:I, s:s, s:s}",
-	    "kind", "personal", "id", (json_int_t)id, "name", PQgetvalue(r, 0, 0),
-	    "prefix", PQgetvalue(r, 0, 1)));
-	PQclear(r);
-	return 204;
+	return rc != 0 ? rc : 204;
 }

@@ -286,3 +286,46 @@ util_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	*cp = c;
 	return len;
 }
+
+long
+util_text_chars(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = strlen(s);
+	long count = 0;
+
+	for (size_t i = 0; i < n;) {
+		uint32_t cp;
+		size_t len = util_utf8_decode(u + i, n - i, &cp);
+
+		if (len == 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+			return -1;
+		i += len;
+		count++;
+	}
+	return count;
+}
+
+const char *
+util_url_encode(struct arena *a, const char *s, const char *keep)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b;
+
+	buf_init(&b, a);
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' || ch == '~' ||
+		    strchr(keep, ch) != NULL) {
+			buf_putc(&b, (char)ch);
+		} else {
+			buf_putc(&b, '%');
+			buf_putc(&b, hex[ch >> 4]);
+			buf_putc(&b, hex[ch & 15]);
+		}
+	}
+	buf_putc(&b, '\0');
+	return b.data;
+}

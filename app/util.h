@@ -49,5 +49,13 @@ int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
  * or 0 when it is not one: overlong forms, surrogates and code points past U+10FFFF are
  * refused. */
 size_t util_utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+/* The code points of s when it is valid UTF-8 without control characters (C0, DEL, C1),
+ * else -1: the rule of every text a user names or types in one line. */
+long util_text_chars(const char *s);
+
+struct arena;
+/* s percent-encoded in a's memory: all but RFC 3986's unreserved characters and those in
+ * keep ("/" for a path, "" for a query value). */
+const char *util_url_encode(struct arena *a, const char *s, const char *keep);
 
 #endif

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "db-migrate.h"
 #include "util.h"
 #include "vault.h"
 
@@ -523,36 +524,13 @@ vault_keygen(const char *kid, char out[VAULT_KEY_LINE_MAX])
 	return 0;
 }
 
-/* "PREFIX: the server's primary message (SQLSTATE xxxxx)", or libpq's own message. */
-static void
-vault_pg_error(PGconn *conn, const PGresult *res, const char *prefix, char *err,
-    size_t errlen)
-{
-	const char *msg = NULL, *state = NULL;
-	size_t len;
-
-	if (res != NULL) {
-		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	}
-	if (msg == NULL)
-		msg = PQerrorMessage(conn);
-	len = strlen(msg);
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		len--;
-	if (state != NULL)
-		snprintf(err, errlen, "%s: %.*s (SQLSTATE %s)", prefix, (int)len, msg, state);
-	else
-		snprintf(err, errlen, "%s: %.*s", prefix, (int)len, msg);
-}
-
 static int
 vault_command(PGconn *conn, const char *sql, const char *what, char *err, size_t errlen)
 {
 	PGresult *res = PQexec(conn, sql);
 
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		vault_pg_error(conn, res, what, err, errlen);
+		db_migrate_pg_error(conn, res, what, err, errlen);
 		PQclear(res);
 		return -1;
 	}
@@ -624,7 +602,7 @@ vault_rotate_column(PGconn *conn, const struct vault *v, const struct vault_colu
 			return -1;
 		res = PQexecParams(conn, sel, 2, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			vault_pg_error(conn, res, col->table, err, errlen);
+			db_migrate_pg_error(conn, res, col->table, err, errlen);
 			goto fail;
 		}
 		rows = PQntuples(res);
@@ -696,7 +674,7 @@ vault_rotate_column(PGconn *conn, const struct vault *v, const struct vault_colu
 			ures = PQexecParams(conn, upd, 2, NULL, uparams, NULL, NULL, 0);
 			free(param);
 			if (PQresultStatus(ures) != PGRES_COMMAND_OK) {
-				vault_pg_error(conn, ures, col->table, err, errlen);
+				db_migrate_pg_error(conn, ures, col->table, err, errlen);
 				PQclear(ures);
 				goto fail;
 			}
@@ -753,14 +731,8 @@ vault_rotate(PGconn *conn, const struct vault *v, int batch, FILE *out,
 		snprintf(err, errlen, "batch size must be at least 1");
 		return -1;
 	}
-	if (PQstatus(conn) != CONNECTION_OK) {
-		vault_pg_error(conn, NULL, "database connection", err, errlen);
+	if (db_migrate_require_idle(conn, err, errlen) == -1)
 		return -1;
-	}
-	if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
-		snprintf(err, errlen, "the database connection is inside a transaction");
-		return -1;
-	}
 	for (size_t i = 0; i < vault_columns_count; i++) {
 		if (vault_rotate_column(conn, v, &vault_columns[i], batch, out, st, &first, err,
 		    errlen) == -1)

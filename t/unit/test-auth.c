@@ -263,6 +263,7 @@ test_form_errors(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(field, "value")),
 	    "ada@example.org");
 	json_decref(ctx);
+	json_decref(c.owned);
 	arena_free(a);
 }
 
