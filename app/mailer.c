@@ -380,6 +380,90 @@ mailer_buffer_free(char *p, size_t len)
 	}
 }
 
+/* Whether the unfolded value of header name in the header section [data, end) names
+ * exactly addr: "addr", or "display name <addr>" with no unquoted comma before it. */
+static int
+mailer_header_names(const char *data, const char *end, const char *name, const char *addr)
+{
+	size_t nlen = strlen(name), alen = strlen(addr), n = 0;
+	const char *p = data, *lt;
+	char value[2048];
+	int quoted = 0, found = 0;
+
+	while (p < end) {
+		const char *eol = p;
+
+		while (eol < end && *eol != '\r')
+			eol++;
+		if ((size_t)(eol - p) > nlen && strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			if (found++)
+				return 0;   /* twice */
+			p += nlen + 1;
+			for (;;) {
+				for (; p < eol && n + 1 < sizeof(value); p++)
+					value[n++] = *p;
+				/* Continuation lines start with white space. */
+				if (eol + 2 < end && (eol[2] == ' ' || eol[2] == '\t')) {
+					p = eol + 2;
+					eol = p;
+					while (eol < end && *eol != '\r')
+						eol++;
+					continue;
+				}
+				break;
+			}
+			value[n] = '\0';
+		}
+		p = eol + 2;
+	}
+	if (!found)
+		return 0;
+	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+		value[--n] = '\0';
+	lt = strrchr(value, '<');
+	if (lt == NULL) {
+		const char *v = value;
+
+		while (*v == ' ' || *v == '\t')
+			v++;
+		return strcmp(v, addr) == 0;
+	}
+	for (const char *q = value; q < lt; q++) {
+		if (*q == '"')
+			quoted = !quoted;
+		else if (*q == '\\' && quoted && q + 1 < lt)
+			q++;
+		else if (!quoted && (*q == ',' || *q == '@' || *q == ';'))
+			return 0;
+	}
+	return strlen(lt + 1) == alen + 1 && strncmp(lt + 1, addr, alen) == 0 &&
+	    lt[1 + alen] == '>';
+}
+
+/* The rendered message's header section is 7-bit and its From and To name exactly the
+ * envelope's addresses. GMime re-encodes internationalised (xn--) domains on its own, and
+ * what it writes must never claim other or more recipients than the envelope has. */
+static int
+mailer_rendered_ok(const char *data, size_t len, const char *from, const char *rcpt)
+{
+	const char *end = NULL;
+
+	for (size_t i = 0; i + 3 < len; i++) {
+		if (memcmp(data + i, "\r\n\r\n", 4) == 0) {
+			end = data + i + 2;
+			break;
+		}
+	}
+	if (end == NULL)
+		return 0;
+	for (const char *p = data; p < end; p++) {
+		if ((unsigned char)*p >= 0x80 || *p == '\0')
+			return 0;
+	}
+	return mailer_header_names(data, end, "From", from) &&
+	    mailer_header_names(data, end, "To", rcpt);
+}
+
 /* Checks the message and the sender, then renders it: NULL with err on a refusal. */
 static struct mailer_item *
 mailer_item_new(const struct mailer_opts *o, const struct mailer_message *m, char *err,
@@ -494,6 +578,11 @@ mailer_item_new(const struct mailer_opts *o, const struct mailer_message *m, cha
 	}
 	it->data[it->len] = '\0';
 	mailer_byte_array_free(out);
+	if (!mailer_rendered_ok(it->data, it->len, it->from, it->rcpt)) {
+		snprintf(err, errlen, "an address cannot be written into the message as it is "
+		    "(an internationalised domain that does not survive encoding?)");
+		goto fail;
+	}
 	return it;
 fail:
 	mailer_item_free(it);

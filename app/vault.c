@@ -406,8 +406,9 @@ vault_header(const unsigned char *ct, size_t ctlen, const char **kid, size_t *ki
 	*kidlen = ct[1];
 	*kid = (const char *)ct + 2;
 	*hlen = 2 + *kidlen;
-	if (!vault_kid_valid_n(*kid, *kidlen) ||
-	    ctlen < *hlen + VAULT_NONCE_BYTES + VAULT_TAG_BYTES)
+	/* The length first: the kid's bytes are read only once they are known to be there. */
+	if (ctlen < *hlen + VAULT_NONCE_BYTES + VAULT_TAG_BYTES ||
+	    !vault_kid_valid_n(*kid, *kidlen))
 		return -1;
 	return 0;
 }

@@ -602,6 +602,14 @@ test_build_refusals(void)
 	expect_refused(&m, "recipient: not a valid address");
 	m.to = NULL;
 	expect_refused(&m, "recipient: not a valid address");
+	/* Internationalised domains GMime would rewrite into other, more or 8-bit
+	 * recipients (found by t/fuzz/fuzz-mailer). */
+	m.to = "a@xn--xevilexamplenet-e42nh9710aoka.example";
+	expect_refused(&m, "an address cannot be written into the message");
+	m.to = "a@xn--prg.example";
+	expect_refused(&m, "an address cannot be written into the message");
+	m.to = "a@xn--pvg.example";
+	expect_refused(&m, "an address cannot be written into the message");
 	m = reset_mail;
 	m.text = NULL;
 	expect_refused(&m, "text body: missing");
