@@ -33,6 +33,7 @@
  * rotate-key covers it. */
 const struct vault_column vault_columns[] = {
 	{ "user_secrets", "id", "user_id", "ciphertext" },
+	{ "mail_accounts", "id", "user_id", "credentials" },
 };
 const size_t vault_columns_count = MR_ARRAY_LEN(vault_columns);
 
@@ -585,10 +586,11 @@ vault_rotate_column(PGconn *conn, const struct vault *v, const struct vault_colu
 		return -1;
 	}
 	/* Identifiers come from the registry above, checked; values travel as parameters. */
+	/* A row without a secret (a NULL column) has nothing to re-seal. */
 	snprintf(sel, sizeof(sel), "SELECT %s AS id, %s AS user_id, %s AS ct FROM %s"
-	    " WHERE %s > $1 ORDER BY %s LIMIT $2 FOR UPDATE", col->id_col,
+	    " WHERE %s > $1 AND %s IS NOT NULL ORDER BY %s LIMIT $2 FOR UPDATE", col->id_col,
 	    col->user_col != NULL ? col->user_col : "NULL::bigint", col->ct_col, col->table,
-	    col->id_col, col->id_col);
+	    col->id_col, col->ct_col, col->id_col);
 	snprintf(upd, sizeof(upd), "UPDATE %s SET %s = $1 WHERE %s = $2", col->table,
 	    col->ct_col, col->id_col);
 	snprintf(last, sizeof(last), "%" PRId64, INT64_MIN);
