@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "mailer.h"
+#include "mime.h"
 #include "util.h"
 
 #define MAILER_ADDR_MAX 254        /* RFC 5321's path limit, less the angle brackets */
@@ -66,7 +67,7 @@ static int64_t mailer_abort_at;
 static void
 mailer_init_libs(void)
 {
-	g_mime_init();
+	mime_init();            /* GMime, once per process (app/mime.c) */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatal("curl_global_init failed");
 }

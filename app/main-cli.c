@@ -29,6 +29,7 @@ static const struct cli_cmd *const main_cli_table[] = {
 	&cli_vault_rotate_entry,
 	&cli_user_entry,
 	&cli_vault_keygen_entry,
+	&cli_worker_entry,
 	&main_cli_version_entry,
 };
 

@@ -1,0 +1,100 @@
+/* provider.h: what a mail provider does for mailroom, whatever its protocol. IMAP
+ * implements it first (imap.c); Gmail's API and Microsoft Graph implement the same
+ * operations later, so the sync, the triage write-back and the drafts code never know
+ * which one they talk to.
+ *
+ * A provider session belongs to one account and one thread at a time. Every operation
+ * returns PROVIDER_OK or an error kind, with the server's own words in the session's
+ * error text (provider_error), so the account page can show exactly what went wrong. */
+#ifndef MAILROOM_PROVIDER_H
+#define MAILROOM_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum provider_status {
+	PROVIDER_OK = 0,
+	PROVIDER_AUTH = -1,       /* credentials refused: the account needs the user */
+	PROVIDER_NETWORK = -2,    /* unreachable, timed out, connection lost: retry later */
+	PROVIDER_PROTOCOL = -3,   /* the server said something we cannot use */
+	PROVIDER_REFUSED = -4,    /* the server refused this operation (NO / 4xx) */
+	PROVIDER_LIMIT = -5,      /* rate limited: retry after provider_retry_after() */
+	PROVIDER_GONE = -6,       /* the folder or message no longer exists */
+	PROVIDER_RESYNC = -7,     /* the cursor is no longer valid (UIDVALIDITY changed) */
+};
+
+enum provider_folder_role {
+	FOLDER_INBOX, FOLDER_SENT, FOLDER_DRAFTS, FOLDER_ARCHIVE, FOLDER_TRASH, FOLDER_JUNK,
+	FOLDER_OTHER
+};
+
+struct provider_folder {
+	char *name;                   /* the provider's name, UTF-8 (IMAP: decoded mUTF-7) */
+	char delimiter;               /* hierarchy delimiter, 0 when flat */
+	enum provider_folder_role role;
+	int selectable;
+};
+
+/* Where a folder's sync stands: IMAP's UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ; a Gmail
+ * history id or a Graph delta link fit in token. */
+struct provider_cursor {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t modseq;              /* 0 when the server has no CONDSTORE */
+	char *token;
+};
+
+struct provider_message {
+	uint32_t uid;
+	char *raw;                    /* the whole RFC 5322 message */
+	size_t raw_len;
+	char **flags;                 /* system flags and keywords, NULL-terminated */
+	int64_t internal_date;        /* seconds since the epoch, UTC */
+	uint64_t modseq;
+};
+
+/* A change seen since the cursor: new flags for a known UID, or its removal. */
+struct provider_change {
+	uint32_t uid;
+	int expunged;
+	char **flags;                 /* when not expunged */
+	uint64_t modseq;
+};
+
+struct provider;
+
+struct provider_ops {
+	const char *name;             /* "imap", "gmail", "graph" */
+	enum provider_status (*connect)(struct provider *p);
+	enum provider_status (*list_folders)(struct provider *p,
+	    struct provider_folder **out, size_t *n);
+	/* Selects folder and fills its current cursor. */
+	enum provider_status (*open_folder)(struct provider *p, const char *folder,
+	    struct provider_cursor *now);
+	/* New messages of the open folder with UIDs in [from_uid, to_uid], newest first, at
+	 * most max (0: no limit); the callback gets each in turn and may stop the fetch by
+	 * returning non-zero. Messages come in batches, not one round trip each. */
+	enum provider_status (*fetch)(struct provider *p, uint32_t from_uid, uint32_t to_uid,
+	    size_t max, int (*each)(void *arg, const struct provider_message *m), void *arg);
+	/* Flag changes and expunges of the open folder since cursor (CONDSTORE/QRESYNC when
+	 * the server has them, else a full UID and flags listing to compare). */
+	enum provider_status (*changes)(struct provider *p, const struct provider_cursor *since,
+	    int (*each)(void *arg, const struct provider_change *c), void *arg);
+	enum provider_status (*append)(struct provider *p, const char *folder,
+	    const char *raw, size_t len, const char *const *flags, uint32_t *new_uid);
+	/* Sets (add) or clears keywords/labels on UIDs of the open folder. */
+	enum provider_status (*set_flags)(struct provider *p, const uint32_t *uids, size_t n,
+	    const char *const *flags, int add);
+	enum provider_status (*move)(struct provider *p, const uint32_t *uids, size_t n,
+	    const char *to_folder);
+	void (*close)(struct provider *p);
+};
+
+struct provider {
+	const struct provider_ops *ops;
+	void *impl;                   /* the implementation's state */
+	char error[512];              /* the last error, with the server's words */
+	int retry_after;              /* seconds, with PROVIDER_LIMIT */
+};
+
+#endif
