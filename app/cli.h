@@ -22,6 +22,7 @@ extern const struct cli_cmd cli_migrate_check_entry;
 extern const struct cli_cmd cli_user_entry;
 extern const struct cli_cmd cli_vault_keygen_entry;
 extern const struct cli_cmd cli_worker_entry;
+extern const struct cli_cmd cli_import_mbox_entry;
 extern const struct cli_cmd cli_vault_rotate_entry;
 
 /* Prints "usage: mailroom NAME USAGE" to stderr and returns CLI_EXIT_USAGE. */

@@ -25,6 +25,7 @@ static const struct cli_cmd main_cli_version_entry = {
 static const struct cli_cmd *const main_cli_table[] = {
 	&cli_migrate_check_entry,
 	&main_cli_help_entry,
+	&cli_import_mbox_entry,
 	&cli_migrate_entry,
 	&cli_vault_rotate_entry,
 	&cli_user_entry,

@@ -1,0 +1,36 @@
+/* ingest.h: stores one raw message of a mail account: parsed by mime_parse, threaded by
+ * thread_decide (doc/threading.md, late parents included), inserted into mail_messages
+ * with its attachments and its search vector, and its thread created or updated. Every
+ * row it writes carries the user's id and every query it runs is scoped by the account and
+ * the user. Idempotent by Message-ID within the account. */
+#ifndef MAILROOM_INGEST_H
+#define MAILROOM_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <libpq-fe.h>
+
+/* Bytes of the text body the search vector indexes (characters, in fact: left()). */
+#define INGEST_SEARCH_BODY_CHARS 100000
+
+/* Stores raw (len bytes) as a message of account_id, which must belong to user_id.
+ * folder_id 0: none (else a folder of that account); uid 0: none; flags: a NULL-terminated
+ * list of IMAP flags or NULL; internal_date: when the server received it (Unix seconds, 0:
+ * unknown, then its Date, then now); self_addresses: the account's own addresses,
+ * NULL-terminated (a message From one of them is "sent", any other "received").
+ *
+ * Everything happens in one transaction: on a connection with no transaction open it runs
+ * BEGIN ... COMMIT itself; inside the caller's transaction it uses a savepoint, so that a
+ * failed message leaves the caller's transaction usable (a transaction already in error is
+ * refused). Threading is serialised per account by pg_advisory_xact_lock(account_id),
+ * held until the outermost transaction ends.
+ *
+ * Returns 0 with *inserted 1 (stored) or 0 (a message with that Message-ID is already
+ * stored in the account: nothing changes); -1 with a message in err when the account is
+ * not the user's, the folder not the account's, or the database fails (nothing stored). */
+int ingest_message(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id,
+    uint32_t uid, const char *raw, size_t len, const char *const *flags,
+    int64_t internal_date, const char *const *self_addresses, int *inserted, char *err,
+    size_t errlen);
+
+#endif
