@@ -9,37 +9,10 @@ set -u
 bin=${BUILDDIR:-.}/app
 src=${srcdir:-.}
 case $src in /*) ;; *) src=$(pwd)/$src ;; esac
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL: $1"; }
-
-if [ -z "${MAILROOM_TEST_DATABASE_URL:-}" ]; then
-	echo "skip: MAILROOM_TEST_DATABASE_URL not set"
-	exit 77
-fi
-if ! command -v psql >/dev/null 2>&1; then
-	echo "skip: psql not found"
-	exit 77
-fi
-
-unset MAILROOM_CONFIG
+. "${srcdir:-.}/t/cli/db-test.sh"
+db_test_setup mr_mbox warn
 mbox=$src/t/unit/mbox
 cd "${TMPDIR:-/tmp}" || exit 1
-db=mr_mbox_$$
-admin_url=$MAILROOM_TEST_DATABASE_URL
-url="$admin_url dbname=$db"
-if ! psql -q -X "$admin_url" -c "CREATE DATABASE $db" >/dev/null; then
-	echo "FAIL: cannot create a test database with MAILROOM_TEST_DATABASE_URL"
-	exit 1
-fi
-
-DATABASE_URL=$url
-MAILROOM_ENV=development
-MAILROOM_BASE_URL=https://mail.example.test/
-MAILROOM_LOG_LEVEL=warn
-export DATABASE_URL MAILROOM_ENV MAILROOM_BASE_URL MAILROOM_LOG_LEVEL
 
 tmp=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.out" "$tmp.err"; psql -q -X "$admin_url" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1' EXIT

@@ -8,36 +8,9 @@
 # MAILROOM_TEST_DATABASE_URL (a key=value superuser conninfo) or psql.
 set -u
 bin=${BUILDDIR:-.}/app
-passed=0
-failed=0
-
-ok() { passed=$((passed + 1)); echo "ok: $1"; }
-not_ok() { failed=$((failed + 1)); echo "FAIL: $1"; }
-
-if [ -z "${MAILROOM_TEST_DATABASE_URL:-}" ]; then
-	echo "skip: MAILROOM_TEST_DATABASE_URL not set"
-	exit 77
-fi
-if ! command -v psql >/dev/null 2>&1; then
-	echo "skip: psql not found"
-	exit 77
-fi
-
-unset MAILROOM_CONFIG
+. "${srcdir:-.}/t/cli/db-test.sh"
+db_test_setup mr_worker info
 cd "${TMPDIR:-/tmp}" || exit 1
-db=mr_worker_$$
-admin_url=$MAILROOM_TEST_DATABASE_URL
-url="$admin_url dbname=$db"
-if ! psql -q -X "$admin_url" -c "CREATE DATABASE $db" >/dev/null; then
-	echo "FAIL: cannot create a test database with MAILROOM_TEST_DATABASE_URL"
-	exit 1
-fi
-
-DATABASE_URL=$url
-MAILROOM_ENV=development
-MAILROOM_BASE_URL=https://mail.example.test/
-MAILROOM_LOG_LEVEL=info
-export DATABASE_URL MAILROOM_ENV MAILROOM_BASE_URL MAILROOM_LOG_LEVEL
 
 tmp=$(mktemp)
 wpid=""
