@@ -461,6 +461,22 @@ mailer_rendered_ok(const char *data, size_t len, const char *from, const char *r
 		if ((unsigned char)*p >= 0x80 || *p == '\0')
 			return 0;
 	}
+	/* Every line is a field ("Name:") or the continuation of one (leading white space):
+	 * a long subject folded badly must not turn into a line of its own. */
+	for (const char *p = data; p < end;) {
+		const char *eol = strstr(p, "\r\n");
+		const char *q = p;
+
+		if (eol == NULL || eol > end)
+			return 0;
+		if (*p != ' ' && *p != '\t') {
+			while (q < eol && *q > ' ' && *q < 0x7f && *q != ':')
+				q++;
+			if (q == p || q == eol || *q != ':')
+				return 0;
+		}
+		p = eol + 2;
+	}
 	return mailer_header_names(data, end, "From", from) &&
 	    mailer_header_names(data, end, "To", rcpt);
 }
