@@ -381,6 +381,27 @@ config_extension(struct mr_config *cfg, char *err, size_t errlen)
 	    err, errlen);
 }
 
+/* Mail accounts: the CAs IMAP servers are checked against, the network timeout, and how
+ * much of each folder the first sync fetches. */
+static int
+config_mailboxes(struct mr_config *cfg, char *err, size_t errlen)
+{
+	cfg->imap_ca_file = config_str("MAILROOM_IMAP_CA_FILE", NULL);
+	if (cfg->imap_ca_file != NULL && access(cfg->imap_ca_file, R_OK) != 0) {
+		snprintf(err, errlen, "MAILROOM_IMAP_CA_FILE: cannot read %.200s",
+		    cfg->imap_ca_file);
+		return -1;
+	}
+	if (config_int("MAILROOM_IMAP_TIMEOUT", 60, 5, 3600, &cfg->imap_timeout, err,
+	    errlen) == -1 ||
+	    config_int("MAILROOM_BACKFILL_MESSAGES", 5000, 1, 10000000, &cfg->backfill_messages,
+	    err, errlen) == -1 ||
+	    config_int("MAILROOM_BACKFILL_DAYS", 365, 1, 36500, &cfg->backfill_days, err,
+	    errlen) == -1)
+		return -1;
+	return 0;
+}
+
 int
 config_load(struct mr_config *cfg, char *err, size_t errlen)
 {
@@ -498,6 +519,8 @@ config_load(struct mr_config *cfg, char *err, size_t errlen)
 	if (config_passwords(cfg, err, errlen) == -1)
 		return -1;
 	if (config_extension(cfg, err, errlen) == -1)
+		return -1;
+	if (config_mailboxes(cfg, err, errlen) == -1)
 		return -1;
 	return 0;
 }

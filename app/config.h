@@ -49,6 +49,11 @@ struct mr_config {
 	const char *extension_origins;  /* MAILROOM_EXTENSION_ORIGINS: checked, comma-separated */
 	int access_token_ttl;           /* MAILROOM_ACCESS_TOKEN_TTL: seconds */
 	const char *csp_form_action;    /* derived: 'self' and the extensions' redirect targets */
+	/* Mail accounts and their sync (imap.c, sync.c). */
+	const char *imap_ca_file;       /* MAILROOM_IMAP_CA_FILE: trusted CAs (NULL: system's) */
+	int imap_timeout;               /* MAILROOM_IMAP_TIMEOUT: seconds without progress */
+	int backfill_messages;          /* MAILROOM_BACKFILL_MESSAGES: per folder, newest first */
+	int backfill_days;              /* MAILROOM_BACKFILL_DAYS: how far back */
 };
 
 /* Loads the configuration: MAILROOM_CONFIG names a .env file (default: ./.env if it

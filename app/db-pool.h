@@ -76,6 +76,10 @@ enum db_stmt {
 	DB_STMT_APITOKEN_REFRESH,
 	DB_STMT_APITOKEN_REFRESH_REUSE,
 	DB_STMT_APITOKEN_OAUTH_REVOKE,
+	/* page-mailboxes.c: connected mail accounts */
+	/* END page-mailboxes.c */
+	/* page-mail.c: message list, thread view, search */
+	/* END page-mail.c */
 	DB_STMT__COUNT
 };
 

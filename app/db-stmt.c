@@ -386,4 +386,8 @@ const struct db_stmt_def db_stmts[DB_STMT__COUNT] = {
 	    "AND (a.id = t.id OR (t.kind = 'refresh' AND a.family_id = t.family_id)) "
 	    "RETURNING a.id) "
 	    "SELECT t.user_id, t.kind, t.family_id, (SELECT count(*) FROM r) FROM t", 2, 0 },
+	/* page-mailboxes.c: connected mail accounts */
+	/* END page-mailboxes.c */
+	/* page-mail.c: message list, thread view, search */
+	/* END page-mail.c */
 };

@@ -64,6 +64,10 @@ const struct route routes[] = {
 	{ "POST", "/admin/invites/{id:int}/revoke", page_admin_invite_revoke,
 	    ROUTE_SESSION | ROUTE_CSRF, NULL },
 	{ "GET", "/admin/audit", page_admin_audit, ROUTE_SESSION, NULL },
+	/* page-mailboxes.c */
+	/* END page-mailboxes.c */
+	/* page-mail.c */
+	/* END page-mail.c */
 	{ "GET", "/healthz", page_health_healthz, ROUTE_JSON, NULL },
 	{ "GET", "/readyz", page_health_readyz, ROUTE_JSON, NULL },
 	{ "GET", "/metrics", page_health_metrics, 0, NULL },

@@ -65,6 +65,12 @@ int oauth_token(struct http_ctx *c);
 int oauth_revoke(struct http_ctx *c);
 
 /* page-health.c */
+/* page-mailboxes.c */
+/* END page-mailboxes.c */
+
+/* page-mail.c */
+/* END page-mail.c */
+
 int page_health_healthz(struct http_ctx *c);
 int page_health_readyz(struct http_ctx *c);
 int page_health_metrics(struct http_ctx *c);

@@ -1,0 +1,57 @@
+/* imap.h: the IMAP implementation of provider.h (RFC 3501/9051, with CONDSTORE and
+ * QRESYNC, RFC 7162, UIDPLUS, MOVE and SPECIAL-USE when the server has them).
+ *
+ * libcurl makes the connection: TCP, TLS (imaps://) or STARTTLS (imap:// with TLS
+ * required), the greeting and the authentication (LOGIN, AUTHENTICATE PLAIN, XOAUTH2 with
+ * a bearer token). Then it hands over the authenticated connection (CURLOPT_CONNECT_ONLY)
+ * and imap.c speaks IMAP itself over curl_easy_send/curl_easy_recv: its own tags, literals
+ * counted byte by byte, pipelined batches of UID FETCH. Server text that reaches the user
+ * (a refused login, a NO) is kept word for word in provider.error; what we send (the
+ * credentials above all) is never recorded. */
+#ifndef MAILROOM_IMAP_H
+#define MAILROOM_IMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "provider.h"
+
+enum imap_security { IMAP_SECURITY_TLS, IMAP_SECURITY_STARTTLS, IMAP_SECURITY_NONE };
+enum imap_auth { IMAP_AUTH_AUTO, IMAP_AUTH_LOGIN, IMAP_AUTH_PLAIN, IMAP_AUTH_XOAUTH2 };
+
+struct imap_settings {
+	const char *host;		/* a name or an address; [v6] not needed */
+	int port;			/* 0: 993 with TLS, else 143 */
+	enum imap_security security;
+	const char *username;
+	enum imap_auth auth;
+	const char *secret;		/* the password, or the OAuth 2 bearer token */
+	const char *ca_file;		/* NULL: the system's CAs (mr_config.imap_ca_file) */
+	int timeout;			/* seconds without progress before PROVIDER_NETWORK */
+	/* Messages per UID FETCH command; 0: 50. */
+	int batch;
+};
+
+/* Parses and checks the strings of a form or the API into s (pointing into them):
+ * security "tls", "starttls" or "none"; auth "auto", "login", "plain", "xoauth2"; port
+ * 1-65535 or empty. Returns 0, or -1 with a sentence naming the field in err. */
+int imap_settings_parse(struct imap_settings *s, const char *host, const char *port,
+    const char *security, const char *username, const char *auth, char *err, size_t errlen);
+
+/* Sets up p (p->ops, p->impl) for an account; connect() does the network part. The
+ * strings of s must outlive p. Returns 0, or -1 when out of memory. */
+int imap_provider_init(struct provider *p, const struct imap_settings *s);
+
+/* Connects, logs in, lists the folders and logs out: the "test connection" of the
+ * account page. Returns PROVIDER_OK, or an error kind with the reason in err: the
+ * server's own words when it answered (e.g. "[AUTHENTICATIONFAILED] Authentication
+ * failed."), else what went wrong on the way (name not found, connection refused,
+ * certificate not trusted, timed out). */
+enum provider_status imap_test_connection(const struct imap_settings *s, char *err,
+    size_t errlen);
+
+/* modified UTF-7 (RFC 3501 5.1.3) to UTF-8 and back; NULL when the input is invalid. */
+char *imap_mutf7_decode(const char *s);
+char *imap_mutf7_encode(const char *s);
+
+#endif
