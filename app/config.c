@@ -394,6 +394,8 @@ config_mailboxes(struct mr_config *cfg, char *err, size_t errlen)
 	}
 	if (config_int("MAILROOM_IMAP_TIMEOUT", 60, 5, 3600, &cfg->imap_timeout, err,
 	    errlen) == -1 ||
+	    config_int("MAILROOM_IMAP_ALLOW_PRIVATE", cfg->profile == PROFILE_DEVELOPMENT, 0, 1,
+	    &cfg->imap_allow_private, err, errlen) == -1 ||
 	    config_int("MAILROOM_BACKFILL_MESSAGES", 5000, 1, 10000000, &cfg->backfill_messages,
 	    err, errlen) == -1 ||
 	    config_int("MAILROOM_BACKFILL_DAYS", 365, 1, 36500, &cfg->backfill_days, err,

@@ -52,6 +52,7 @@ struct mr_config {
 	/* Mail accounts and their sync (imap.c, sync.c). */
 	const char *imap_ca_file;       /* MAILROOM_IMAP_CA_FILE: trusted CAs (NULL: system's) */
 	int imap_timeout;               /* MAILROOM_IMAP_TIMEOUT: seconds without progress */
+	int imap_allow_private;         /* MAILROOM_IMAP_ALLOW_PRIVATE: loopback/LAN servers */
 	int backfill_messages;          /* MAILROOM_BACKFILL_MESSAGES: per folder, newest first */
 	int backfill_days;              /* MAILROOM_BACKFILL_DAYS: how far back */
 };

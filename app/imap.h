@@ -30,7 +30,22 @@ struct imap_settings {
 	int timeout;			/* seconds without progress before PROVIDER_NETWORK */
 	/* Messages per UID FETCH command; 0: 50. */
 	int batch;
+	/* 0 (the default): refuse to connect to loopback, private, link-local and other
+	 * non-public addresses, checked on the address actually connected to, so a user cannot
+	 * point the server at its own network (MAILROOM_IMAP_ALLOW_PRIVATE=1 allows them). */
+	int allow_private;
+	/* Capabilities to ignore even when the server has them (IMAP_CAP_*): for tests of the
+	 * code paths of servers without them. */
+	unsigned ignore_caps;
 };
+
+#define IMAP_CAP_CONDSTORE	0x01u
+#define IMAP_CAP_QRESYNC	0x02u
+#define IMAP_CAP_MOVE		0x04u
+#define IMAP_CAP_UIDPLUS	0x08u
+#define IMAP_CAP_SPECIAL_USE	0x10u
+#define IMAP_CAP_LITERAL_PLUS	0x20u
+#define IMAP_CAP_ESEARCH	0x40u
 
 /* Parses and checks the strings of a form or the API into s (pointing into them):
  * security "tls", "starttls" or "none"; auth "auto", "login", "plain", "xoauth2"; port
