@@ -53,12 +53,15 @@ struct provider_message {
 	uint64_t modseq;
 };
 
-/* A change seen since the cursor: new flags for a known UID, or its removal. */
+/* A change seen since the cursor: new flags for a UID, its removal, or (in a complete
+ * listing) only that it is still there. */
+enum provider_change_kind { CHANGE_FLAGS, CHANGE_EXPUNGED, CHANGE_PRESENT };
+
 struct provider_change {
 	uint32_t uid;
-	int expunged;
-	char **flags;                 /* when not expunged */
-	uint64_t modseq;
+	enum provider_change_kind kind;
+	char **flags;                 /* CHANGE_FLAGS: the UID's flags now, NULL-terminated */
+	uint64_t modseq;              /* CHANGE_FLAGS, when the server has CONDSTORE */
 };
 
 struct provider;
@@ -76,10 +79,15 @@ struct provider_ops {
 	 * returning non-zero. Messages come in batches, not one round trip each. */
 	enum provider_status (*fetch)(struct provider *p, uint32_t from_uid, uint32_t to_uid,
 	    size_t max, int (*each)(void *arg, const struct provider_message *m), void *arg);
-	/* Flag changes and expunges of the open folder since cursor (CONDSTORE/QRESYNC when
-	 * the server has them, else a full UID and flags listing to compare). */
+	/* Flag changes and expunges of the open folder among the UIDs below since->uidnext.
+	 * With QRESYNC: the flags changed since since->modseq and the UIDs vanished
+	 * (*complete = 0). With CONDSTORE alone: the changed flags, and every UID still there
+	 * as CHANGE_PRESENT (*complete = 1). With neither: every UID still there with its
+	 * flags (*complete = 1). *complete = 1 means a UID not reported is gone. A change of
+	 * UIDVALIDITY since the cursor gives PROVIDER_RESYNC. */
 	enum provider_status (*changes)(struct provider *p, const struct provider_cursor *since,
-	    int (*each)(void *arg, const struct provider_change *c), void *arg);
+	    int (*each)(void *arg, const struct provider_change *c), void *arg,
+	    int *complete);
 	enum provider_status (*append)(struct provider *p, const char *folder,
 	    const char *raw, size_t len, const char *const *flags, uint32_t *new_uid);
 	/* Sets (add) or clears keywords/labels on UIDs of the open folder. */
