@@ -26,7 +26,9 @@
 #include "db-migrate.h"
 #include "db-pool.h"
 #include "jobs.h"
+#include "sync.h"
 #include "util.h"
+#include "vault.h"
 
 static int cli_worker_exec(int argc, char **argv);
 
@@ -101,8 +103,57 @@ worker_handle_schedule(struct job *job, PGconn *conn, char *err, size_t errlen)
 	return JOBS_OK;
 }
 
-/* Every kind this worker can run. A kind without an entry here ("sync" until the mail
- * sync is linked in) is never claimed: it waits for a worker that has its handler. */
+/* The vault opens the accounts' credentials; loaded at start-up (NULL: no key, and
+ * syncs fail saying so). */
+static struct vault *worker_vault;
+static char worker_vault_error[256];
+
+/* {"account_id": N}: one sync of that account of the job's user (sync.h). A refused
+ * login is final (the account waits for its user); anything else is retried. */
+static int
+worker_handle_sync(struct job *job, PGconn *conn, char *err, size_t errlen)
+{
+	struct sync_stats st;
+	enum provider_status s;
+	json_error_t jerr;
+	json_t *root, *v;
+	json_int_t account_id = 0;
+
+	root = json_loads(job->payload, 0, &jerr);
+	v = root != NULL ? json_object_get(root, "account_id") : NULL;
+	if (json_is_integer(v))
+		account_id = json_integer_value(v);
+	json_decref(root);
+	if (account_id <= 0 || job->user_id <= 0) {
+		snprintf(err, errlen, "sync: payload needs \"account_id\" and the job a user");
+		return JOBS_PERMANENT;
+	}
+	if (worker_vault == NULL) {
+		snprintf(err, errlen, "sync: %s", worker_vault_error);
+		return JOBS_RETRY;
+	}
+	s = sync_account(conn, worker_vault, job->user_id, (int64_t)account_id, job->stop, &st,
+	    err, errlen);
+	log_info("sync: account %" PRId64 ": %zu folder%s, %zu fetched (%zu bytes), %zu new, "
+	    "%zu flag change%s, %zu removed%s%s", (int64_t)account_id, st.folders,
+	    st.folders == 1 ? "" : "s", st.fetched, st.bytes, st.stored, st.flag_changes,
+	    st.flag_changes == 1 ? "" : "s", st.expunged, s == PROVIDER_OK ? "" : ": ",
+	    s == PROVIDER_OK ? "" : err);
+	if (s == PROVIDER_OK && jobs_should_stop(job)) {
+		/* Cut short (shutdown, lost lease): what was fetched is stored, the rest is
+		 * still to do. */
+		snprintf(err, errlen, "sync: stopped before the end");
+		return JOBS_RETRY;
+	}
+	if (s == PROVIDER_OK)
+		return JOBS_OK;
+	if (s == PROVIDER_AUTH || s == PROVIDER_GONE)
+		return JOBS_PERMANENT;
+	return JOBS_RETRY;
+}
+
+/* Every kind this worker can run. A kind without an entry here is never claimed: it
+ * waits for a worker that has its handler. */
 static const struct worker_handler {
 	const char *kind;
 	jobs_handler_fn fn;
@@ -110,6 +161,7 @@ static const struct worker_handler {
 	{ "noop", worker_handle_noop },
 	{ "schedule", worker_handle_schedule },
 	{ "sleep", worker_handle_sleep },
+	{ "sync", worker_handle_sync },
 };
 
 static const struct worker_handler *
@@ -459,6 +511,17 @@ cli_worker_exec(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+	switch (vault_load(&worker_vault, worker_vault_error, sizeof worker_vault_error)) {
+	case 1:
+		break;
+	case 0:
+		snprintf(worker_vault_error, sizeof worker_vault_error, "no vault key is "
+		    "configured (MAILROOM_VAULT_KEY_FILE or MAILROOM_VAULT_KEYS)");
+		/* FALLTHROUGH */
+	default:
+		log_warn("worker: %s: mail accounts cannot be synced", worker_vault_error);
+		worker_vault = NULL;
+	}
 	main_conn = main_cli_connect();
 	if (db_migrate_check(main_conn, err, sizeof err) == -1) {
 		fprintf(stderr, "mailroom: worker: %s (run: mailroom migrate up)\n", err);

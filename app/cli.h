@@ -23,6 +23,8 @@ extern const struct cli_cmd cli_user_entry;
 extern const struct cli_cmd cli_vault_keygen_entry;
 extern const struct cli_cmd cli_worker_entry;
 extern const struct cli_cmd cli_import_mbox_entry;
+extern const struct cli_cmd cli_mailbox_entry;
+extern const struct cli_cmd cli_sync_entry;
 extern const struct cli_cmd cli_vault_rotate_entry;
 
 /* Prints "usage: mailroom NAME USAGE" to stderr and returns CLI_EXIT_USAGE. */

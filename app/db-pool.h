@@ -77,8 +77,16 @@ enum db_stmt {
 	DB_STMT_APITOKEN_REFRESH_REUSE,
 	DB_STMT_APITOKEN_OAUTH_REVOKE,
 	/* page-mailboxes.c: connected mail accounts */
+	DB_STMT_MAILBOX_TEST_ALLOW,
 	/* END page-mailboxes.c */
 	/* page-mail.c: message list, thread view, search */
+	DB_STMT_MAIL_ACCOUNTS,
+	DB_STMT_MAIL_CATEGORIZED,
+	DB_STMT_MAIL_THREAD,
+	DB_STMT_MAIL_THREAD_MESSAGES,
+	DB_STMT_MAIL_MESSAGE,
+	DB_STMT_MAIL_ATTACHMENTS,
+	DB_STMT_MAIL_BODY,
 	/* END page-mail.c */
 	DB_STMT__COUNT
 };

@@ -387,7 +387,55 @@ const struct db_stmt_def db_stmts[DB_STMT__COUNT] = {
 	    "RETURNING a.id) "
 	    "SELECT t.user_id, t.kind, t.family_id, (SELECT count(*) FROM r) FROM t", 2, 0 },
 	/* page-mailboxes.c: connected mail accounts */
+	/* A connection test goes out to a server the user names: at most $6 of them per
+	 * user in $5 seconds, each recorded in the audit log (which is what is counted).
+	 * Answers whether this one may go, and else the seconds until the oldest of the
+	 * window leaves it. $1 user, $2 ip, $3 user agent, $4 details. */
+	[DB_STMT_MAILBOX_TEST_ALLOW] = { DB_STMT_MAILBOX_TEST_ALLOW, "mailbox_test_allow",
+	    "WITH recent AS (SELECT count(*) AS n, min(created_at) AS first FROM audit_log "
+	    "WHERE user_id = $1::bigint AND event = 'mailbox.test' "
+	    "AND created_at > now() - make_interval(secs => $5::int)), "
+	    "ins AS (INSERT INTO audit_log (user_id, actor_id, event, ip, user_agent, details) "
+	    "SELECT $1::bigint, $1::bigint, 'mailbox.test', $2::inet, left(coalesce($3, ''), 512), "
+	    "coalesce($4::jsonb, '{}') FROM recent WHERE n < $6::int RETURNING id) "
+	    "SELECT (SELECT count(*) FROM ins), coalesce(greatest(1, ceil(extract(epoch FROM "
+	    "first + make_interval(secs => $5::int) - now())))::int, 1) FROM recent", 6, 0 },
 	/* END page-mailboxes.c */
-	/* page-mail.c: message list, thread view, search */
+	/* page-mail.c: message list, thread view, search. $1 is always the user; the
+	 * lists themselves are built in page-mail.c around search.c's WHERE fragment. */
+	[DB_STMT_MAIL_ACCOUNTS] = { DB_STMT_MAIL_ACCOUNTS, "mail_accounts",
+	    "SELECT id, address, display_name FROM mail_accounts WHERE user_id = $1 "
+	    "ORDER BY address, id", 1, 1 },
+	/* Whether triage has sorted any of the user's mail (mail_messages_list's index). */
+	[DB_STMT_MAIL_CATEGORIZED] = { DB_STMT_MAIL_CATEGORIZED, "mail_categorized",
+	    "SELECT EXISTS (SELECT 1 FROM mail_messages WHERE user_id = $1 "
+	    "AND category IS NOT NULL)", 1, 1 },
+	[DB_STMT_MAIL_THREAD] = { DB_STMT_MAIL_THREAD, "mail_thread",
+	    "SELECT id, subject, message_count, category, account_id FROM mail_threads "
+	    "WHERE id = $2 AND user_id = $1", 2, 1 },
+	/* A thread's messages, oldest first, and one message: $3 is the user's time zone. */
+#define DB_STMT_MAIL_MESSAGE_COLUMNS \
+	"SELECT id, thread_id, account_id, from_addr::text, to_addr::text, cc_addr::text, " \
+	"subject, to_char(coalesce(sent_at, received_at) AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
+	"to_char(coalesce(sent_at, received_at) AT TIME ZONE $3::text, " \
+	"'Dy FMDD Mon YYYY, HH24:MI'), body_text, body_html, " \
+	"NOT ('\\Seen' = ANY (flags)), has_attachments, direction, to_json(flags)::text, " \
+	"snippet FROM mail_messages "
+	[DB_STMT_MAIL_THREAD_MESSAGES] = { DB_STMT_MAIL_THREAD_MESSAGES, "mail_thread_messages",
+	    DB_STMT_MAIL_MESSAGE_COLUMNS "WHERE thread_id = $2 AND user_id = $1 "
+	    "ORDER BY coalesce(sent_at, received_at), id", 3, 1 },
+	[DB_STMT_MAIL_MESSAGE] = { DB_STMT_MAIL_MESSAGE, "mail_message",
+	    DB_STMT_MAIL_MESSAGE_COLUMNS "WHERE id = $2 AND user_id = $1", 3, 1 },
+#undef DB_STMT_MAIL_MESSAGE_COLUMNS
+	/* The attachments of a thread's messages ($2 thread) or of one message ($3). */
+	[DB_STMT_MAIL_ATTACHMENTS] = { DB_STMT_MAIL_ATTACHMENTS, "mail_attachments",
+	    "SELECT a.message_id, a.filename, a.content_type, a.size, a.inline "
+	    "FROM mail_attachments a JOIN mail_messages m ON m.id = a.message_id "
+	    "WHERE a.user_id = $1 AND m.user_id = $1 "
+	    "AND (m.thread_id = $2::bigint OR m.id = $3::bigint) ORDER BY a.message_id, a.id",
+	    3, 1 },
+	[DB_STMT_MAIL_BODY] = { DB_STMT_MAIL_BODY, "mail_body",
+	    "SELECT body_html FROM mail_messages WHERE id = $2 AND user_id = $1", 2, 1 },
 	/* END page-mail.c */
 };

@@ -275,20 +275,34 @@ http_response_render_error(struct http_response *res, const struct http_request 
 void
 http_response_security_headers(struct http_response *res, const struct http_request *req)
 {
+	const char *frames = res->policy == HTTP_POLICY_PAGE_FRAMES ? "'self'" : "'none'";
+
 	http_response_header(res, "X-Content-Type-Options", "nosniff");
-	http_response_header(res, "X-Frame-Options", "DENY");
 	/* A page with a secret in its address (a reset link) sets no-referrer itself. */
 	if (http_response_get_header(res, "Referrer-Policy") == NULL)
 		http_response_header(res, "Referrer-Policy", "strict-origin-when-cross-origin");
-	/* Scripts only from our own files (Alpine's CSP build needs no eval); styles likewise.
-	 * Email HTML is shown later in a sandboxed frame with its own, stricter policy.
-	 * form-action also names the configured extensions' redirect targets, where the
-	 * consent form of their authorization flow sends the browser (config.c, cors.h). */
-	http_response_header(res, "Content-Security-Policy", arena_printf(res->body.arena,
-	    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-	    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
-	    "form-action %s; frame-ancestors 'none'",
-	    mr_config.csp_form_action != NULL ? mr_config.csp_form_action : "'self'"));
+	if (res->policy == HTTP_POLICY_MAIL_BODY) {
+		/* An email's (sanitized) HTML, loaded by <iframe sandbox=""> of our own pages:
+		 * a unique origin without script, forms, popups or plugins even if the frame's
+		 * attribute were lost; nothing loads but the message's own data: images; the
+		 * inline styles mail relies on stay. */
+		http_response_header(res, "X-Frame-Options", "SAMEORIGIN");
+		http_response_header(res, "Content-Security-Policy",
+		    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+		    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
+	} else {
+		http_response_header(res, "X-Frame-Options", "DENY");
+		/* Scripts only from our own files (Alpine's CSP build needs no eval); styles
+		 * likewise. Frames only on the pages that show mail bodies, and only ours
+		 * (HTTP_POLICY_MAIL_BODY). form-action also names the configured extensions'
+		 * redirect targets, where the consent form of their authorization flow sends
+		 * the browser (config.c, cors.h). */
+		http_response_header(res, "Content-Security-Policy", arena_printf(res->body.arena,
+		    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+		    "connect-src 'self'; font-src 'self'; frame-src %s; object-src 'none'; "
+		    "base-uri 'none'; form-action %s; frame-ancestors 'none'", frames,
+		    mr_config.csp_form_action != NULL ? mr_config.csp_form_action : "'self'"));
+	}
 	http_response_header(res, "Cross-Origin-Opener-Policy", "same-origin");
 	http_response_header(res, "Cross-Origin-Resource-Policy", "same-origin");
 	http_response_header(res, "Permissions-Policy",

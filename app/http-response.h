@@ -7,8 +7,17 @@
 #include "arena.h"
 #include "http-request.h"
 
+/* The Content-Security-Policy (and framing rule) a response gets: every policy is written
+ * in http_response_security_headers, handlers only choose one. */
+enum http_policy {
+	HTTP_POLICY_PAGE = 0,     /* pages and API answers: no frames in them, never framed */
+	HTTP_POLICY_PAGE_FRAMES,  /* a page that shows mail bodies in frames of this site */
+	HTTP_POLICY_MAIL_BODY,    /* a mail body inside such a frame: sandboxed, no script */
+};
+
 struct http_response {
 	int status;
+	enum http_policy policy;
 	const char *content_type;
 	struct kvlist headers;  /* extra headers, in order */
 	struct buf body;

@@ -7,7 +7,33 @@
  * and imap.c speaks IMAP itself over curl_easy_send/curl_easy_recv: its own tags, literals
  * counted byte by byte, pipelined batches of UID FETCH. Server text that reaches the user
  * (a refused login, a NO) is kept word for word in provider.error; what we send (the
- * credentials above all) is never recorded. */
+ * credentials above all) is never recorded.
+ *
+ * Specifics of this implementation of provider.h:
+ * - list_folders: the array and each name are malloc'd; the caller frees them (free).
+ * - fetch: a message larger than 64 MiB (IMAP_LITERAL_MAX of imap-parse.h) is read and
+ *   dropped as it arrives, never held in memory; it is then delivered with its header
+ *   section only (BODY[HEADER]: raw ends with the blank line), so the sync still records
+ *   it, and a warning is logged. Messages expunged between the listing and the FETCH are
+ *   left out. A callback that returns non-zero ends the fetch with PROVIDER_OK (the
+ *   batch already requested is read and dropped).
+ * - changes: with QRESYNC, an expunge announced to this session outside changes() makes
+ *   changes() select the folder again first, so that VANISHED (EARLIER) includes it.
+ * - move: without MOVE, UID COPY then +FLAGS (\Deleted), then UID EXPUNGE when the server
+ *   has UIDPLUS; without UIDPLUS the originals stay, marked \Deleted (a plain EXPUNGE would
+ *   remove other messages too).
+ * - Flags: system flags as "\Seen", keywords as sent; \Recent (a flag of the session,
+ *   not of the message; gone in IMAP4rev2) is left out.
+ * - open_folder: a folder that does not exist gives PROVIDER_GONE, also from servers
+ *   (Dovecot) whose NO has no [NONEXISTENT] (a LIST of the name tells).
+ * - IMAP_AUTH_LOGIN: libcurl 7.x cannot be told to use the LOGIN command ("AUTH=+LOGIN"
+ *   came in 8.x), so curl connects (TLS, STARTTLS) without credentials and imap.c sends
+ *   LOGIN itself (a literal for 8-bit names or passwords); a NO is PROVIDER_AUTH with
+ *   the server's words, as for the other mechanisms.
+ * - A FETCH response that cannot be parsed is PROVIDER_PROTOCOL (a message is never
+ *   skipped silently); other unreadable untagged responses are skipped with a warning.
+ * - The strings of a provider_message and provider_change live until the callback
+ *   returns. */
 #ifndef MAILROOM_IMAP_H
 #define MAILROOM_IMAP_H
 

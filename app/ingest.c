@@ -345,8 +345,8 @@ ingest_msg_free(struct ingest_msg *im)
 static int
 ingest_store(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id,
     uint32_t uid, const char *raw, size_t len, const char *const *flags,
-    int64_t internal_date, const char *const *self_addresses, int *inserted, char *err,
-    size_t errlen)
+    int64_t internal_date, const char *const *self_addresses, int *inserted, int64_t *row,
+    char *err, size_t errlen)
 {
 	struct ingest_ctx x;
 	struct thread_lookup lookup;
@@ -417,11 +417,12 @@ ingest_store(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id,
 	{
 		const char *p[3] = { s_account, s_user, m->message_id };
 
-		r = ingest_sql(c, "SELECT 1 FROM mail_messages WHERE account_id = $1 "
+		r = ingest_sql(c, "SELECT id FROM mail_messages WHERE account_id = $1 "
 		    "AND user_id = $2 AND message_id = $3", 3, p, err, errlen);
 		if (r == NULL)
 			goto out;
 		if (PQntuples(r) > 0) {
+			*row = ingest_int64(PQgetvalue(r, 0, 0));
 			*inserted = 0;
 			rc = 0;
 			goto out;
@@ -539,6 +540,7 @@ ingest_store(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id,
 			goto out;
 		}
 		snprintf(s_msg, sizeof s_msg, "%s", PQgetvalue(r, 0, 0));
+		*row = ingest_int64(s_msg);
 		PQclear(r);
 		r = NULL;
 	}
@@ -620,11 +622,24 @@ ingest_message(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id
     int64_t internal_date, const char *const *self_addresses, int *inserted, char *err,
     size_t errlen)
 {
+	int64_t row;
+
+	return ingest_message_row(c, user_id, account_id, folder_id, uid, raw, len, flags,
+	    internal_date, self_addresses, inserted, &row, err, errlen);
+}
+
+int
+ingest_message_row(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id,
+    uint32_t uid, const char *raw, size_t len, const char *const *flags,
+    int64_t internal_date, const char *const *self_addresses, int *inserted, int64_t *row,
+    char *err, size_t errlen)
+{
 	PGTransactionStatusType ts = PQtransactionStatus(c);
 	int nested, rc;
 	char ignored[256];
 
 	*inserted = 0;
+	*row = 0;
 	if (ts == PQTRANS_INTRANS) {
 		nested = 1;
 	} else if (ts == PQTRANS_IDLE) {
@@ -638,7 +653,7 @@ ingest_message(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id
 	    errlen) != 0)
 		return -1;
 	rc = ingest_store(c, user_id, account_id, folder_id, uid, raw, len, flags,
-	    internal_date, self_addresses, inserted, err, errlen);
+	    internal_date, self_addresses, inserted, row, err, errlen);
 	if (rc == 0 && *inserted) {
 		if (ingest_run(c, nested ? "RELEASE SAVEPOINT mailroom_ingest" : "COMMIT", 0,
 		    NULL, err, errlen) == 0)

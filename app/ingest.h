@@ -33,4 +33,11 @@ int ingest_message(PGconn *c, int64_t user_id, int64_t account_id, int64_t folde
     int64_t internal_date, const char *const *self_addresses, int *inserted, char *err,
     size_t errlen);
 
+/* The same, also giving in *row the id of the message stored, or of the one already
+ * stored with that Message-ID (0 after -1). */
+int ingest_message_row(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id,
+    uint32_t uid, const char *raw, size_t len, const char *const *flags,
+    int64_t internal_date, const char *const *self_addresses, int *inserted, int64_t *row,
+    char *err, size_t errlen);
+
 #endif

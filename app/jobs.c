@@ -78,7 +78,8 @@ static const char *const jobs_sql[JOBS_SQL__COUNT] = {
 	"INSERT INTO jobs (kind, payload, user_id, unique_key, max_attempts) "
 	"SELECT 'sync', jsonb_build_object('account_id', a.id), a.user_id, 'sync:' || a.id, "
 	"$1::int FROM mail_accounts a JOIN users u ON u.id = a.user_id "
-	"WHERE a.sync_state <> 'disabled' AND NOT u.disabled ORDER BY a.id "
+	"WHERE a.sync_state <> 'disabled' AND a.auth_failed_at IS NULL "
+	"AND a.provider <> 'mbox' AND NOT u.disabled ORDER BY a.id "
 	JOBS_LIVE_KEY,
 };
 

@@ -10,7 +10,6 @@ extern const size_t routes_count;
 
 /* page-home.c */
 int page_home_landing(struct http_ctx *c);
-int page_home_inbox(struct http_ctx *c);
 
 /* page-account.c */
 int page_account_login(struct http_ctx *c);
@@ -65,10 +64,30 @@ int oauth_token(struct http_ctx *c);
 int oauth_revoke(struct http_ctx *c);
 
 /* page-health.c */
-/* page-mailboxes.c */
+/* page-mailboxes.c: connecting mail accounts, the page and the JSON API */
+int page_mailboxes(struct http_ctx *c);
+int page_mailboxes_test(struct http_ctx *c);
+int page_mailboxes_add(struct http_ctx *c);
+int page_mailboxes_sync(struct http_ctx *c);
+int page_mailboxes_password(struct http_ctx *c);
+int page_mailboxes_remove_confirm(struct http_ctx *c);
+int page_mailboxes_remove(struct http_ctx *c);
+int api_mailboxes_list(struct http_ctx *c);
+int api_mailboxes_create(struct http_ctx *c);
+int api_mailboxes_get(struct http_ctx *c);
+int api_mailboxes_delete(struct http_ctx *c);
+int api_mailboxes_test(struct http_ctx *c);
+int api_mailboxes_sync(struct http_ctx *c);
 /* END page-mailboxes.c */
 
-/* page-mail.c */
+/* page-mail.c: the inbox and search, the thread view, the sandboxed mail body, and the
+ * JSON API of threads and messages */
+int page_mail_inbox(struct http_ctx *c);
+int page_mail_thread(struct http_ctx *c);
+int page_mail_body(struct http_ctx *c);
+int api_mail_threads(struct http_ctx *c);
+int api_mail_thread(struct http_ctx *c);
+int api_mail_message(struct http_ctx *c);
 /* END page-mail.c */
 
 int page_health_healthz(struct http_ctx *c);

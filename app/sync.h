@@ -30,6 +30,10 @@ struct sync_stats {
 	size_t bytes;			/* of the messages downloaded */
 };
 
+/* IMAP capabilities every sync ignores (IMAP_CAP_*): 0 but in tests of the paths taken
+ * with servers that lack them. */
+extern unsigned sync_ignore_caps;
+
 /* Syncs account_id of user_id once. stop (may be NULL) is polled between batches; when
  * it becomes non-zero the sync ends early after committing what it has. Records the
  * account's state (idle, or error with the message) and returns PROVIDER_OK or the error
