@@ -511,14 +511,11 @@ cli_worker_exec(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-	switch (vault_load(&worker_vault, worker_vault_error, sizeof worker_vault_error)) {
-	case 1:
-		break;
-	case 0:
+	i = vault_load(&worker_vault, worker_vault_error, sizeof worker_vault_error);
+	if (i == 0)
 		snprintf(worker_vault_error, sizeof worker_vault_error, "no vault key is "
 		    "configured (MAILROOM_VAULT_KEY_FILE or MAILROOM_VAULT_KEYS)");
-		/* FALLTHROUGH */
-	default:
+	if (i != 1) {
 		log_warn("worker: %s: mail accounts cannot be synced", worker_vault_error);
 		worker_vault = NULL;
 	}

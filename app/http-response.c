@@ -282,13 +282,15 @@ http_response_security_headers(struct http_response *res, const struct http_requ
 	if (http_response_get_header(res, "Referrer-Policy") == NULL)
 		http_response_header(res, "Referrer-Policy", "strict-origin-when-cross-origin");
 	if (res->policy == HTTP_POLICY_MAIL_BODY) {
-		/* An email's (sanitized) HTML, loaded by <iframe sandbox=""> of our own pages:
-		 * a unique origin without script, forms, popups or plugins even if the frame's
-		 * attribute were lost; nothing loads but the message's own data: images; the
-		 * inline styles mail relies on stay. */
+		/* An email's (sanitized) HTML, loaded by a sandboxed <iframe> of our own pages:
+		 * a unique origin without script, forms or plugins even if the frame's
+		 * attribute were lost; its links open in a new tab (popups, outside the
+		 * sandbox); nothing loads but the message's own data: images; the inline
+		 * styles mail relies on stay. */
 		http_response_header(res, "X-Frame-Options", "SAMEORIGIN");
 		http_response_header(res, "Content-Security-Policy",
-		    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+		    "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+		    "style-src 'unsafe-inline'; img-src data:; "
 		    "base-uri 'none'; form-action 'none'; frame-ancestors 'self'");
 	} else {
 		http_response_header(res, "X-Frame-Options", "DENY");

@@ -10,12 +10,14 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
 
@@ -118,13 +120,13 @@ imap_timeout(const struct imap *ip)
 }
 
 /* A growable byte buffer for command lines. */
-struct buf_s {
+struct imap_linebuf {
 	char *data;
 	size_t len, cap;
 };
 
 static void
-imap_buf_add(struct buf_s *b, const char *p, size_t n)
+imap_buf_add(struct imap_linebuf *b, const char *p, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 256;
@@ -149,7 +151,7 @@ imap_buf_add(struct buf_s *b, const char *p, size_t n)
 }
 
 static void
-imap_buf_wipe(struct buf_s *b)
+imap_buf_wipe(struct imap_linebuf *b)
 {
 	if (b->data != NULL)
 		explicit_bzero(b->data, b->cap);
@@ -181,6 +183,44 @@ imap_wait_sock(struct imap *ip, short events)
 	    ip->s.host, imap_timeout(ip));
 }
 
+/* SIGPIPE blocked in this thread while curl writes (a send, OpenSSL answering inside a
+ * read, the close_notify of a cleanup), and one it raised taken back: a server that
+ * closes at the wrong moment must not kill the process (libpq's way; CURLOPT_NOSIGNAL
+ * leaves SIGPIPE to the application). */
+struct imap_nopipe {
+	sigset_t old;
+	int was_pending;
+};
+
+static void
+imap_nopipe_begin(struct imap_nopipe *np)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &np->old);
+	sigpending(&pending);
+	np->was_pending = sigismember(&pending, SIGPIPE);
+}
+
+static void
+imap_nopipe_end(struct imap_nopipe *np)
+{
+	sigset_t set, pending;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (!np->was_pending) {
+		struct timespec zero = { 0, 0 };
+
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE))
+			sigtimedwait(&set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &np->old, NULL);
+}
+
 static enum provider_status
 imap_send(struct imap *ip, const char *data, size_t len)
 {
@@ -190,7 +230,12 @@ imap_send(struct imap *ip, const char *data, size_t len)
 		return PROVIDER_NETWORK;
 	while (len > 0) {
 		size_t sent = 0;
-		CURLcode rc = curl_easy_send(ip->h, data, len, &sent);
+		struct imap_nopipe np;
+		CURLcode rc;
+
+		imap_nopipe_begin(&np);
+		rc = curl_easy_send(ip->h, data, len, &sent);
+		imap_nopipe_end(&np);
 
 		if (rc == CURLE_AGAIN) {
 			if ((st = imap_wait_sock(ip, POLLOUT)) != PROVIDER_OK)
@@ -267,8 +312,13 @@ imap_read(struct imap *ip)
 				ip->rpos += (size_t)n;
 				continue;
 			}
+			struct imap_nopipe np;
 			size_t got = 0;
-			CURLcode rc = curl_easy_recv(ip->h, ip->rbuf, sizeof(ip->rbuf), &got);
+			CURLcode rc;
+
+			imap_nopipe_begin(&np);
+			rc = curl_easy_recv(ip->h, ip->rbuf, sizeof(ip->rbuf), &got);
+			imap_nopipe_end(&np);
 
 			if (rc == CURLE_AGAIN) {
 				enum provider_status st = imap_wait_sock(ip, POLLIN);
@@ -624,8 +674,13 @@ imap_enabled_fn(struct imap *ip, const struct imap_resp *r, void *arg)
 static void
 imap_disconnect(struct imap *ip)
 {
-	if (ip->h != NULL)
+	if (ip->h != NULL) {
+		struct imap_nopipe np;
+
+		imap_nopipe_begin(&np);
 		curl_easy_cleanup(ip->h);
+		imap_nopipe_end(&np);
+	}
 	ip->h = NULL;
 	ip->connected = ip->broken = 0;
 	ip->rpos = ip->rlen = 0;
@@ -656,7 +711,7 @@ imap_host_valid(const char *h)
 
 /* Appends s to b as an IMAP quoted string, or returns 0 when it needs a literal. */
 static int
-imap_put_quoted(struct buf_s *b, const char *s)
+imap_put_quoted(struct imap_linebuf *b, const char *s)
 {
 	for (const char *c = s; *c != '\0'; c++) {
 		if ((unsigned char)*c >= 0x80 || *c == '\r' || *c == '\n')
@@ -679,7 +734,7 @@ imap_login(struct imap *ip)
 {
 	const char *args[2] = { ip->s.username != NULL ? ip->s.username : "",
 	    ip->s.secret != NULL ? ip->s.secret : "" };
-	struct buf_s b = { NULL, 0, 0 };
+	struct imap_linebuf b = { NULL, 0, 0 };
 	enum provider_status st = PROVIDER_OK;
 	char tag[16];
 
@@ -796,7 +851,13 @@ imap_connect(struct provider *p)
 	}
 	if (s->auth == IMAP_AUTH_AUTO || s->auth == IMAP_AUTH_PLAIN)
 		curl_easy_setopt(ip->h, CURLOPT_PASSWORD, s->secret != NULL ? s->secret : "");
-	rc = curl_easy_perform(ip->h);
+	{
+		struct imap_nopipe np;
+
+		imap_nopipe_begin(&np);
+		rc = curl_easy_perform(ip->h);
+		imap_nopipe_end(&np);
+	}
 	/* The secret is no longer needed by curl: do not keep a copy in its handle. */
 	curl_easy_setopt(ip->h, CURLOPT_PASSWORD, "");
 	curl_easy_setopt(ip->h, CURLOPT_XOAUTH2_BEARER, "");

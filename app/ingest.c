@@ -545,6 +545,17 @@ ingest_store(PGconn *c, int64_t user_id, int64_t account_id, int64_t folder_id,
 		r = NULL;
 	}
 
+	/* Where it is: the folder copy it came from (sql/0004_sync.up.sql). */
+	if (folder_id != 0 && uid != 0) {
+		const char *p[2] = { s_msg, s_user };
+
+		if (ingest_run(c, "INSERT INTO mail_locations (folder_id, uid, message_id, "
+		    "user_id, flags) SELECT folder_id, uid, id, user_id, flags FROM mail_messages "
+		    "WHERE id = $1 AND user_id = $2 ON CONFLICT (folder_id, uid) DO NOTHING", 2, p,
+		    err, errlen) != 0)
+			goto out;
+	}
+
 	/* Its attachments. */
 	if (m->n_attachments > 0) {
 		json_t *a = json_array();

@@ -322,6 +322,28 @@ metrics_render(struct buf *out)
 		return;
 	t = xmalloc(sizeof(*t));
 	metrics_collect(t);
+	/* One series per pattern: the routes of one pattern (GET and POST of a form) add up
+	 * into the first of them. */
+	for (int r = 0; r < metrics_nroutes; r++) {
+		int first = r;
+
+		for (int e = 0; e < r && first == r; e++) {
+			if (strcmp(metrics_route_names[e], metrics_route_names[r]) == 0)
+				first = e;
+		}
+		if (first == r)
+			continue;
+		for (size_t s = 0; s < METRICS_NSTATUS; s++) {
+			t->sum.requests[first][s] += t->sum.requests[r][s];
+			t->sum.requests[r][s] = 0;
+		}
+		for (size_t b = 0; b < METRICS_NBUCKETS; b++) {
+			t->sum.buckets[first][b] += t->sum.buckets[r][b];
+			t->sum.buckets[r][b] = 0;
+		}
+		t->sum.sum_us[first] += t->sum.sum_us[r];
+		t->sum.sum_us[r] = 0;
+	}
 
 	buf_puts(out, "# HELP mailroom_http_requests_total HTTP requests answered, by route "
 	    "pattern and status.\n# TYPE mailroom_http_requests_total counter\n");

@@ -331,8 +331,9 @@ mail_list_predicate(struct http_ctx *c, const struct mail_list_in *in, struct ma
 	if (in->category != NULL)
 		buf_printf(&b, " AND category = %s", mail_sql_param(q, in->category->slug));
 	if (in->role != NULL)
-		buf_printf(&b, " AND folder_id IN (SELECT f.id FROM mail_folders f "
-		    "WHERE f.user_id = $1 AND f.role = %s)", mail_sql_param(q, in->role));
+		buf_printf(&b, " AND id IN (SELECT l.message_id FROM mail_locations l "
+		    "JOIN mail_folders f ON f.id = l.folder_id WHERE l.user_id = $1 AND "
+		    "f.role = %s)", mail_sql_param(q, in->role));
 	return b.data;
 }
 

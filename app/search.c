@@ -327,8 +327,9 @@ search_piece(enum search_kind kind)
 	case SEARCH_AFTER:
 		return "received_at >= ?::date + 1";
 	case SEARCH_IN:
-		return "folder_id IN (SELECT f.id FROM mail_folders f "
-		       "WHERE f.role = lower(?) OR lower(f.name) = lower(?))";
+		/* Any folder the message is in (a message can be in several). */
+		return "id IN (SELECT l.message_id FROM mail_locations l JOIN mail_folders f "
+		       "ON f.id = l.folder_id WHERE f.role = lower(?) OR lower(f.name) = lower(?))";
 	case SEARCH_CATEGORY:
 		return "category = lower(?)";
 	case SEARCH_WORD:

@@ -521,8 +521,10 @@ sync_each_change(void *arg, const struct provider_change *ch)
 		else
 			buf_printf(&run->ch_modseq, "%sNULL", run->n_flags > 0 ? "," : "");
 		run->n_flags++;
-		/* Fall through: in a complete listing it is present too. */
-		/* FALLTHROUGH */
+		/* In a complete listing it is present too. */
+		buf_printf(&run->present, "%s%" PRIu32, run->present.len > 1 ? "," : "",
+		    ch->uid);
+		break;
 	case CHANGE_PRESENT:
 		buf_printf(&run->present, "%s%" PRIu32, run->present.len > 1 ? "," : "",
 		    ch->uid);

@@ -56,13 +56,14 @@ store(const char *user, const char *account, const char *folder, const char *id,
 {
 	static const char *const self[] = { "me@example.org", NULL };
 	static const char *const seen[] = { "\\Seen", NULL };
+	static uint32_t uid;	/* the next UID of the folder */
 	char err[512], mid[64];
 	int inserted;
 	int64_t row;
 	PGresult *r;
 
 	if (ingest_message(conn, strtoll(user, NULL, 10), strtoll(account, NULL, 10),
-	    strtoll(folder, NULL, 10), 0, raw, strlen(raw), date % 120 ? NULL : seen, date,
+	    strtoll(folder, NULL, 10), ++uid, raw, strlen(raw), date % 120 ? NULL : seen, date,
 	    self, &inserted, err, sizeof(err)) != 0)
 		die("ingest", err);
 	snprintf(mid, sizeof(mid), "%s@browser.example", id);

@@ -428,7 +428,7 @@ fake_write(int fd, const char *s)
 	size_t n = strlen(s);
 
 	while (n > 0) {
-		ssize_t w = write(fd, s, n);
+		ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
 
 		if (w <= 0)
 			return;

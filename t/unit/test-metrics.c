@@ -104,6 +104,32 @@ test_private_counters(void)
 	arena_free(a);
 }
 
+/* Two routes of one pattern (a form's GET and POST) make one series, never two with
+ * the same labels. */
+static void
+test_same_pattern(void)
+{
+	static const char *forms[] = { "/settings/tokens", "/healthz", "/settings/tokens" };
+	struct arena *a = arena_new(1 << 16);
+	char err[256], *text, *p;
+	int n = 0;
+
+	CU_ASSERT_EQUAL_FATAL(metrics_open(NULL, forms, 3, err, sizeof(err)), 0);
+	metrics_request(0, 200, 100);
+	metrics_request(2, 200, 100);
+	metrics_request(2, 303, 100);
+	text = render(a);
+	CU_ASSERT_EQUAL(value_of(text,
+	    "mailroom_http_requests_total{route=\"/settings/tokens\",status=\"200\"} "), 2);
+	CU_ASSERT_EQUAL(value_of(text,
+	    "mailroom_http_request_duration_seconds_count{route=\"/settings/tokens\"} "), 3);
+	for (p = text; (p = strstr(p, "_count{route=\"/settings/tokens\"}")) != NULL; p++)
+		n++;
+	CU_ASSERT_EQUAL(n, 1);
+	metrics_close();
+	arena_free(a);
+}
+
 /* Runs in a forked child: opens its own slot, counts n requests, and either exits or
  * waits for the parent's byte on fd before exiting. */
 static void
@@ -214,6 +240,7 @@ main(void)
 	static const struct unit_test tests[] = {
 		{ "status and class indexes", test_indexes },
 		{ "private counters and exposition", test_private_counters },
+		{ "routes of one pattern make one series", test_same_pattern },
 		{ "slots shared by processes", test_shared_slots },
 		{ NULL, NULL },
 	};

@@ -260,8 +260,9 @@ test_sql_others(void)
 		   "-after:2025-12-01 in:inbox -category:marketing",
 		   "(subject ILIKE $2) AND (has_attachments) AND (received_at < $3::date) AND "
 		   "NOT (received_at >= $4::date + 1) AND "
-		   "(folder_id IN (SELECT f.id FROM mail_folders f "
-		   "WHERE f.role = lower($5) OR lower(f.name) = lower($5))) AND "
+		   "(id IN (SELECT l.message_id FROM mail_locations l JOIN mail_folders f "
+		   "ON f.id = l.folder_id WHERE f.role = lower($5) "
+		   "OR lower(f.name) = lower($5))) AND "
 		   "NOT (category = lower($6))", p1, 5);
 	expect_sql("-has:attachment", "NOT (has_attachments)", NULL, 0);
 }
