@@ -254,7 +254,7 @@ cli_mailbox_add(int argc, char **argv)
 	if ((uid = cli_mailbox_user(conn, "add", user)) <= 0)
 		goto done;
 	if (test) {
-		st = imap_test_connection(&s, err, sizeof err);
+		st = imap_test_connection(&s, NULL, err, sizeof err);
 		if (st != PROVIDER_OK) {
 			fprintf(stderr, "mailroom: mailbox add: the connection test failed, nothing "
 			    "was stored: %s\n", err);

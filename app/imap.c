@@ -1917,7 +1917,8 @@ imap_settings_parse(struct imap_settings *s, const char *host, const char *port,
 }
 
 enum provider_status
-imap_test_connection(const struct imap_settings *s, char *err, size_t errlen)
+imap_test_connection(const struct imap_settings *s, size_t *nfolders, char *err,
+    size_t errlen)
 {
 	struct provider p;
 	struct provider_folder *f = NULL;
@@ -1931,7 +1932,10 @@ imap_test_connection(const struct imap_settings *s, char *err, size_t errlen)
 	for (size_t i = 0; i < n; i++)
 		free(f[i].name);
 	free(f);
-	snprintf(err, errlen, "%s", st == PROVIDER_OK ? "" : p.error);
+	if (nfolders != NULL)
+		*nfolders = st == PROVIDER_OK ? n : 0;
+	snprintf(err, errlen, "%s", st == PROVIDER_OK ? "" : p.error[0] != '\0' ? p.error :
+	    "the connection failed");
 	p.ops->close(&p);
 	return st;
 }

@@ -83,13 +83,13 @@ int imap_settings_parse(struct imap_settings *s, const char *host, const char *p
  * strings of s must outlive p. Returns 0, or -1 when out of memory. */
 int imap_provider_init(struct provider *p, const struct imap_settings *s);
 
-/* Connects, logs in, lists the folders and logs out: the "test connection" of the
- * account page. Returns PROVIDER_OK, or an error kind with the reason in err: the
+/* Connects, logs in, lists the folders (how many in *nfolders, when not NULL) and logs
+ * out: the "test connection" of the account page. Returns PROVIDER_OK, or an error kind with the reason in err: the
  * server's own words when it answered (e.g. "[AUTHENTICATIONFAILED] Authentication
  * failed."), else what went wrong on the way (name not found, connection refused,
  * certificate not trusted, timed out). */
-enum provider_status imap_test_connection(const struct imap_settings *s, char *err,
-    size_t errlen);
+enum provider_status imap_test_connection(const struct imap_settings *s, size_t *nfolders,
+    char *err, size_t errlen);
 
 /* modified UTF-7 (RFC 3501 5.1.3) to UTF-8 and back; NULL when the input is invalid. */
 char *imap_mutf7_decode(const char *s);

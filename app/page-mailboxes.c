@@ -184,29 +184,8 @@ mbx_limit_text(struct http_ctx *c, int wait)
 static void
 mbx_connect(const struct imap_settings *s, struct mbx_test *t)
 {
-	struct provider p;
-	struct provider_folder *folders = NULL;
-	size_t n = 0;
-
 	memset(t, 0, sizeof *t);
-	if (imap_provider_init(&p, s) == -1) {
-		t->status = PROVIDER_NETWORK;
-		snprintf(t->message, sizeof t->message, "out of memory");
-		return;
-	}
-	t->status = p.ops->connect(&p);
-	if (t->status == PROVIDER_OK)
-		t->status = p.ops->list_folders(&p, &folders, &n);
-	if (t->status == PROVIDER_OK) {
-		t->folders = n;
-	} else {
-		snprintf(t->message, sizeof t->message, "%s", p.error[0] != '\0' ? p.error :
-		    "the connection failed");
-	}
-	for (size_t i = 0; i < n; i++)
-		free(folders[i].name);
-	free(folders);
-	p.ops->close(&p);
+	t->status = imap_test_connection(s, &t->folders, t->message, sizeof t->message);
 }
 
 /* Runs a test within the limit. Returns 0 with *t filled, 1 when over the limit (the

@@ -1022,9 +1022,12 @@ test_dv_logins(void)
 	dv_user("logins");
 	for (size_t i = 0; i < MR_ARRAY_LEN(secs); i++) {
 		for (size_t k = 0; k < MR_ARRAY_LEN(auths); k++) {
+			size_t nf = 0;
+
 			s = dv_settings("logins", secs[i]);
 			s.auth = auths[k];
-			CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_OK);
+			CU_ASSERT_EQUAL(imap_test_connection(&s, &nf, err, sizeof(err)), PROVIDER_OK);
+			CU_ASSERT(nf >= 5);
 			if (err[0] != '\0')
 				fprintf(stderr, "security %zu auth %zu: %s\n", i, k, err);
 		}
@@ -1038,50 +1041,50 @@ test_dv_logins(void)
 		s = dv_settings("odd", IMAP_SECURITY_NONE);
 		s.secret = "p\"\xc3\xa4\\s";
 		s.auth = auths[k];
-		CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_OK);
+		CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_OK);
 		s.secret = "p\"\xc3\xa4\\S";
-		CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_AUTH);
+		CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_AUTH);
 	}
 
 	/* The wrong password: the server's words. */
 	s = dv_settings("logins", IMAP_SECURITY_NONE);
 	s.secret = "not-the-password";
-	CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_AUTH);
+	CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_AUTH);
 	CU_ASSERT(strstr(err, "Authentication failed") != NULL);
 	CU_ASSERT(strstr(err, "not-the-password") == NULL);
 	s.auth = IMAP_AUTH_LOGIN;
-	CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_AUTH);
+	CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_AUTH);
 	CU_ASSERT(strstr(err, "Authentication failed") != NULL);
 
 	/* TLS with a certificate nobody vouches for. */
 	s = dv_settings("logins", IMAP_SECURITY_TLS);
 	s.ca_file = "/etc/ssl/certs/ca-certificates.crt";
-	CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_NETWORK);
+	CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_NETWORK);
 	CU_ASSERT(strstr(err, "certificate is not trusted") != NULL);
 	s = dv_settings("logins", IMAP_SECURITY_STARTTLS);
 	s.ca_file = "/etc/ssl/certs/ca-certificates.crt";
-	CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_NETWORK);
+	CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_NETWORK);
 	CU_ASSERT(strstr(err, "certificate is not trusted") != NULL);
 
 	/* A private address is refused unless allowed, by the address connected to. */
 	s = dv_settings("logins", IMAP_SECURITY_NONE);
 	s.allow_private = 0;
-	CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_NETWORK);
+	CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_NETWORK);
 	CU_ASSERT(strstr(err, "127.0.0.1 resolves to a private address (127.0.0.1)") != NULL);
 	s.host = "localhost";
-	CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_NETWORK);
+	CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_NETWORK);
 	CU_ASSERT(strstr(err, "localhost resolves to a private address") != NULL);
 
 	/* Nobody listening. */
 	s = dv_settings("logins", IMAP_SECURITY_NONE);
 	s.port = dv_port + 2;
-	CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_NETWORK);
+	CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_NETWORK);
 	CU_ASSERT(strstr(err, "cannot connect") != NULL);
 	/* STARTTLS asked of a TLS port. */
 	s = dv_settings("logins", IMAP_SECURITY_TLS);
 	s.security = IMAP_SECURITY_NONE;
 	s.timeout = 2;
-	CU_ASSERT_EQUAL(imap_test_connection(&s, err, sizeof(err)), PROVIDER_NETWORK);
+	CU_ASSERT_EQUAL(imap_test_connection(&s, NULL, err, sizeof(err)), PROVIDER_NETWORK);
 	CU_ASSERT(strstr(err, "did not answer") != NULL);
 }
 
