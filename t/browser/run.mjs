@@ -225,7 +225,9 @@ class Context {
   async screenshot(page, name) {
     await fs.mkdir(OUT_DIR, { recursive: true });
     const file = path.join(OUT_DIR, `${slug(name || this.test.name)}.png`);
-    await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
+    // A page of hundreds of vectors on a busy machine can take longer than the default
+    // 30 s to capture; the picture is evidence, not the test, but it must not time out.
+    await page.screenshot({ path: file, fullPage: true, animations: 'disabled', timeout: 100000 });
     return file;
   }
 
