@@ -12,6 +12,10 @@ bin=${BUILDDIR:-.}/app
 . "${srcdir:-.}/t/cli/db-test.sh"
 db_test_setup mr_syncw warn
 dovecot=${MAILROOM_TEST_DOVECOT:-${srcdir:-.}/contrib/dovecot}
+case $dovecot in
+/*) ;;
+*) dovecot=$PWD/$dovecot ;;	# the test runs in a directory of its own
+esac
 
 if [ ! -x /usr/sbin/dovecot ]; then
 	if [ "${CI:-}" = true ]; then
