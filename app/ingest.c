@@ -256,12 +256,15 @@ ingest_people_text(const struct mime_message *m)
  * $8 refs (JSON), $9 from, $10 to, $11 cc, $12 reply_to, $13 subject, $14 sent_at (epoch
  * or NULL), $15 received_at (epoch or NULL), $16 size, $17 flags (JSON), $18 headers,
  * $19 body_text, $20 body_html, $21 snippet, $22 direction, $23 has_attachments,
- * $24 has_calendar, $25 calendar, $26 parse_warnings (JSON), $27 people (search). */
+ * $24 has_calendar, $25 calendar, $26 parse_warnings (JSON), $27 people (search).
+ * from_text and to_text, for the search operators from: and to:, are made of $9 and
+ * $10 || $11 by sql/0005_search_people.up.sql's mail_people_text. */
 static const char ingest_sql_insert[] =
 	"INSERT INTO mail_messages (user_id, account_id, folder_id, thread_id, uid, "
 	"message_id, in_reply_to, refs, from_addr, to_addr, cc_addr, reply_to, subject, "
 	"sent_at, received_at, size, flags, headers, body_text, body_html, snippet, direction, "
-	"has_attachments, has_calendar, calendar, parse_warnings, search) VALUES ("
+	"has_attachments, has_calendar, calendar, parse_warnings, search, from_text, to_text) "
+	"VALUES ("
 	"$1, $2, $3::bigint, $4, $5::bigint, $6, $7, "
 	"ARRAY(SELECT jsonb_array_elements_text($8::jsonb)), $9::jsonb, $10::jsonb, "
 	"$11::jsonb, $12::jsonb, $13, to_timestamp($14::bigint), "
@@ -271,7 +274,7 @@ static const char ingest_sql_insert[] =
 	"setweight(to_tsvector('simple', $13), 'A') || "
 	"setweight(to_tsvector('simple', $27), 'B') || "
 	"setweight(to_tsvector('simple', left($19, " INGEST_STR(INGEST_SEARCH_BODY_CHARS) ")), "
-	"'C')) "
+	"'C'), mail_people_text($9::jsonb), mail_people_text($10::jsonb || $11::jsonb)) "
 	"ON CONFLICT (account_id, message_id) DO NOTHING RETURNING id";
 
 static const char ingest_sql_attachments[] =

@@ -36,15 +36,31 @@ static int64_t user1, user2;
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
+/* The value of a one-row, one-column query ("" for NULL, "<none>" for no row). It stays
+ * valid for the next Q_KEEP calls, long enough for an assertion or two, and is freed then
+ * (or at the end: q(NULL)). */
+#define Q_KEEP 8
 static char *
 q(const char *fmt, ...) MR_PRINTF(1, 2);
 static char *
 q(const char *fmt, ...)
 {
+	static char *kept[Q_KEEP];
+	static size_t next;
 	char sql[4096];
 	va_list ap;
 	PGresult *r;
 	char *v;
+
+	free(kept[next]);
+	kept[next] = NULL;
+	if (fmt == NULL) {
+		for (size_t i = 0; i < Q_KEEP; i++) {
+			free(kept[i]);
+			kept[i] = NULL;
+		}
+		return NULL;
+	}
 
 	va_start(ap, fmt);
 	vsnprintf(sql, sizeof sql, fmt, ap);
@@ -57,6 +73,8 @@ q(const char *fmt, ...)
 	v = xstrdup(PQntuples(r) == 0 ? "<none>" : PQgetisnull(r, 0, 0) ? "" :
 	    PQgetvalue(r, 0, 0));
 	PQclear(r);
+	kept[next] = v;
+	next = (next + 1) % Q_KEEP;
 	return v;
 }
 
@@ -74,7 +92,6 @@ ql(const char *fmt, ...)
 	va_end(ap);
 	v = q("%s", sql);
 	n = strtol(v, NULL, 10);
-	free(v);
 	return n;
 }
 
@@ -377,8 +394,8 @@ static void
 test_move(void)
 {
 	struct sync_stats st;
-	char *row = q("SELECT id FROM mail_messages WHERE message_id = 'a-30@example.net' "
-	    "AND account_id = %" PRId64, alice);
+	char *row = xstrdup(q("SELECT id FROM mail_messages WHERE message_id = "
+	    "'a-30@example.net' AND account_id = %" PRId64, alice));
 
 	CU_ASSERT_EQUAL(imap_cmd("alice", "", "CREATE Archive (USE (\\Archive))"), 0);
 	CU_ASSERT_EQUAL(imap_cmd("alice", "INBOX", "UID MOVE 30 Archive"), 0);
@@ -396,10 +413,10 @@ static void
 test_uidvalidity(void)
 {
 	struct sync_stats st;
-	char *before = q("SELECT string_agg(id::text, ',' ORDER BY id) FROM mail_messages "
-	    "WHERE account_id = %" PRId64, alice);
-	char *uv = q("SELECT uidvalidity FROM mail_folders WHERE account_id = %" PRId64
-	    " AND name = 'INBOX'", alice);
+	char *before = xstrdup(q("SELECT string_agg(id::text, ',' ORDER BY id) FROM "
+	    "mail_messages WHERE account_id = %" PRId64, alice));
+	char *uv = xstrdup(q("SELECT uidvalidity FROM mail_folders WHERE account_id = %" PRId64
+	    " AND name = 'INBOX'", alice));
 
 	CU_ASSERT_EQUAL(sh("'%s' uidvalidity-reset '%s' alice INBOX >/dev/null", dovecot,
 	    dir), 0);
@@ -432,7 +449,6 @@ test_wrong_password(void)
 	    bad), "error");
 	e = q("SELECT last_error FROM mail_accounts WHERE id = %" PRId64, bad);
 	CU_ASSERT_PTR_NOT_NULL(strstr(e, "Authentication failed"));
-	free(e);
 	CU_ASSERT_EQUAL(ql("SELECT count(*) FROM mail_accounts WHERE id = %" PRId64
 	    " AND auth_failed_at IS NOT NULL", bad), 1);
 	/* The scheduler leaves it alone. */
@@ -720,6 +736,7 @@ main(void)
 	user1 = ql("SELECT id FROM users WHERE email = 'one@example.org'");
 	user2 = ql("SELECT id FROM users WHERE email = 'two@example.org'");
 	rc = unit_run("sync", tests);
+	q(NULL);
 	PQfinish(conn);
 	vault_free(vault);
 	sh("'%s' stop '%s' >/dev/null 2>&1; rm -rf '%s'", dovecot, dir, dir);
