@@ -40,4 +40,36 @@ int ingest_message_row(PGconn *c, int64_t user_id, int64_t account_id, int64_t f
     int64_t internal_date, const char *const *self_addresses, int *inserted, int64_t *row,
     char *err, size_t errlen);
 
+/* ingest_message's arguments, and what a sync adds to them. */
+struct ingest_args {
+	int64_t user_id;
+	int64_t account_id;
+	int64_t folder_id;
+	uint32_t uid;
+	const char *raw;
+	size_t len;
+	const char *const *flags;
+	int64_t internal_date;
+	const char *const *self_addresses;
+	/* A sync's copy of the message at (folder_id, uid), both set: when a location is
+	 * stored there already, the copy was fetched before and nothing changes
+	 * (known_location). A message stored gets that location with modseq (0: none),
+	 * taking it over from any message that held it. */
+	int sync;
+	uint64_t modseq;
+};
+
+struct ingest_result {
+	int inserted;		/* stored now */
+	int known_location;	/* sync: the location was stored already */
+	int64_t row;		/* the message stored, the one already stored, or the one
+				 * of the location known; 0 after -1 */
+};
+
+/* ingest_message with its arguments in a, the outcome in *res. Its statements are
+ * prepared on c the first time (kept for the connection's life, prepared again after a
+ * PQreset), and a message takes two round trips in most cases. */
+int ingest_message_ex(PGconn *c, const struct ingest_args *a, struct ingest_result *res,
+    char *err, size_t errlen);
+
 #endif

@@ -268,26 +268,11 @@ sync_store(struct sync_run *run, const struct provider_message *m)
 {
 	char s_uid[16], s_row[24], s_modseq[24], ingest_err[512];
 	const char *p[6];
+	struct ingest_args a;
+	struct ingest_result res;
 	struct buf flags;
 	const char **kept;
-	PGresult *r;
-	int64_t row;
 	size_t n;
-	int inserted;
-
-	snprintf(s_uid, sizeof s_uid, "%" PRIu32, m->uid);
-	p[0] = run->f->s_id;
-	p[1] = s_uid;
-	r = sync_sql(run, "SELECT 1 FROM mail_locations WHERE folder_id = $1 AND uid = $2",
-	    2, p);
-	if (r == NULL)
-		return -1;
-	if (PQntuples(r) > 0) {
-		PQclear(r);
-		run->st->known++;
-		return 0;
-	}
-	PQclear(r);
 
 	for (n = 0; m->flags != NULL && m->flags[n] != NULL; n++)
 		;
@@ -296,20 +281,38 @@ sync_store(struct sync_run *run, const struct provider_message *m)
 		if (sync_flag_kept(m->flags[i]))
 			kept[j++] = m->flags[i];
 	}
-	if (ingest_message_row(run->c, run->user_id, run->account_id, run->f->id, m->uid,
-	    m->raw, m->raw_len, kept, m->internal_date, run->self, &inserted, &row,
-	    ingest_err, sizeof ingest_err) != 0) {
+	/* A UID with a location already is a copy fetched before (ingest_message_ex checks
+	 * that first); a message stored now gets its location with its modseq. */
+	memset(&a, 0, sizeof a);
+	a.user_id = run->user_id;
+	a.account_id = run->account_id;
+	a.folder_id = run->f->id;
+	a.uid = m->uid;
+	a.raw = m->raw;
+	a.len = m->raw_len;
+	a.flags = kept;
+	a.internal_date = m->internal_date;
+	a.self_addresses = run->self;
+	a.sync = 1;
+	a.modseq = m->modseq;
+	if (ingest_message_ex(run->c, &a, &res, ingest_err, sizeof ingest_err) != 0) {
 		snprintf(run->err, sizeof run->err, "storing UID %" PRIu32 " of %s: %s", m->uid,
 		    run->f->name, ingest_err);
 		run->db_failed = 1;
 		return -1;
 	}
-	if (inserted)
+	if (res.inserted) {
 		run->st->stored++;
-	else
-		run->st->known++;
+		return 0;
+	}
+	run->st->known++;
+	if (res.known_location)
+		return 0;
 
-	snprintf(s_row, sizeof s_row, "%" PRId64, row);
+	/* A message already known (from another folder, or before a resync): this copy is
+	 * one more location of it. */
+	snprintf(s_uid, sizeof s_uid, "%" PRIu32, m->uid);
+	snprintf(s_row, sizeof s_row, "%" PRId64, res.row);
 	sync_array_open(&flags, run->arena);
 	for (size_t i = 0; kept[i] != NULL; i++)
 		sync_array_text(&flags, kept[i]);
@@ -329,9 +332,9 @@ sync_store(struct sync_run *run, const struct provider_message *m)
 	    "ON CONFLICT (folder_id, uid) DO UPDATE SET message_id = EXCLUDED.message_id, "
 	    "flags = EXCLUDED.flags, modseq = EXCLUDED.modseq", 6, p) != 0)
 		return -1;
-	/* A message already known (from another folder, or before a resync) whose own
-	 * location is gone points here now; one that points here takes these flags. */
-	if (!inserted && sync_run_sql(run, "UPDATE mail_messages m SET folder_id = $1, "
+	/* Its own location gone, it points here now; one that points here takes these
+	 * flags. */
+	if (sync_run_sql(run, "UPDATE mail_messages m SET folder_id = $1, "
 	    "uid = $2, flags = $5::text[] WHERE m.id = $3 AND m.user_id = $4 AND ("
 	    "m.folder_id IS NULL OR m.uid IS NULL OR (m.folder_id = $1 AND m.uid = $2) OR "
 	    "NOT EXISTS (SELECT 1 FROM mail_locations "
