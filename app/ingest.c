@@ -14,6 +14,7 @@
 #include <libpq-events.h>
 
 #include "ingest.h"
+#include "pq.h"
 #include "mime.h"
 #include "thread.h"
 #include "util.h"
@@ -78,22 +79,7 @@ static const char *const ingest_stmt_names[INGEST_STMT_COUNT] = {
 static PGresult *
 ingest_check(PGconn *c, PGresult *r, char *err, size_t errlen)
 {
-	ExecStatusType st = PQresultStatus(r);
-	const char *msg;
-	size_t len;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return r;
-	msg = PQresultErrorMessage(r);
-	if (msg == NULL || *msg == '\0')
-		msg = PQerrorMessage(c);
-	len = strlen(msg);
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		len--;
-	if (err != NULL)
-		snprintf(err, errlen, "ingest: database: %.*s", (int)len, msg);
-	PQclear(r);
-	return NULL;
+	return pq_check(c, r, "ingest: database", err, errlen);
 }
 
 /* Runs sql; returns the result when it succeeded, else NULL with the database's message

@@ -10,6 +10,7 @@
 #include <libpq-fe.h>
 
 #include "jobs.h"
+#include "pq.h"
 #include "util.h"
 
 enum jobs_sql {
@@ -89,24 +90,7 @@ static PGresult *
 jobs_exec(PGconn *conn, enum jobs_sql s, int n, const char *const *params, char *err,
     size_t errlen)
 {
-	PGresult *r;
-	ExecStatusType st;
-	const char *msg;
-	size_t len;
-
-	r = PQexecParams(conn, jobs_sql[s], n, NULL, params, NULL, NULL, 0);
-	st = PQresultStatus(r);
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return r;
-	msg = PQresultErrorMessage(r);
-	if (msg == NULL || *msg == '\0')
-		msg = PQerrorMessage(conn);
-	len = strlen(msg);
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		len--;
-	snprintf(err, errlen, "job queue: %.*s", (int)len, msg);
-	PQclear(r);
-	return NULL;
+	return pq_exec(conn, "job queue", jobs_sql[s], n, params, err, errlen);
 }
 
 /* The affected rows of a command: 1 or 0 here. */

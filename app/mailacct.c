@@ -15,6 +15,7 @@
 
 #include "jobs.h"
 #include "mailacct.h"
+#include "pq.h"
 #include "util.h"
 #include "vault.h"
 
@@ -87,22 +88,7 @@ static PGresult *
 mailacct_sql(PGconn *c, const char *sql, int n, const char *const *params, char *err,
     size_t errlen)
 {
-	PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
-	const char *msg;
-	size_t len;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return r;
-	msg = PQresultErrorMessage(r);
-	if (msg == NULL || *msg == '\0')
-		msg = PQerrorMessage(c);
-	len = strlen(msg);
-	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
-		len--;
-	snprintf(err, errlen, "mail accounts: database: %.*s", (int)len, msg);
-	PQclear(r);
-	return NULL;
+	return pq_exec(c, "mail accounts: database", sql, n, params, err, errlen);
 }
 
 /* Runs a statement whose rows do not matter; returns the affected rows or -1. */
@@ -110,14 +96,7 @@ static long
 mailacct_run(PGconn *c, const char *sql, int n, const char *const *params, char *err,
     size_t errlen)
 {
-	PGresult *r = mailacct_sql(c, sql, n, params, err, errlen);
-	long rows;
-
-	if (r == NULL)
-		return -1;
-	rows = strtol(PQcmdTuples(r), NULL, 10);
-	PQclear(r);
-	return rows;
+	return pq_run(c, "mail accounts: database", sql, n, params, err, errlen);
 }
 
 static void

@@ -23,6 +23,7 @@
 #include "imap.h"
 #include "ingest.h"
 #include "mailacct.h"
+#include "pq.h"
 #include "sync.h"
 #include "util.h"
 
@@ -82,16 +83,13 @@ struct sync_run {
 static PGresult *
 sync_sql(struct sync_run *run, const char *sql, int n, const char *const *params)
 {
-	PGresult *r = PQexecParams(run->c, sql, n, NULL, params, NULL, NULL, 0);
-	ExecStatusType st = PQresultStatus(r);
+	PGresult *r = pq_exec(run->c, "database", sql, n, params, run->err, sizeof run->err);
 
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
-		return r;
-	snprintf(run->err, sizeof run->err, "database: %s", PQresultErrorMessage(r));
-	run->err[strcspn(run->err, "\n")] = '\0';
-	run->db_failed = 1;
-	PQclear(r);
-	return NULL;
+	if (r == NULL) {
+		run->err[strcspn(run->err, "\n")] = '\0';
+		run->db_failed = 1;
+	}
+	return r;
 }
 
 static int
