@@ -26,6 +26,7 @@ extern const struct cli_cmd cli_import_mbox_entry;
 extern const struct cli_cmd cli_mailbox_entry;
 extern const struct cli_cmd cli_sync_entry;
 extern const struct cli_cmd cli_vault_rotate_entry;
+extern const struct cli_cmd cli_triage_entry;
 
 /* Prints "usage: mailroom NAME USAGE" to stderr and returns CLI_EXIT_USAGE. */
 int main_cli_usage(const struct cli_cmd *cmd);

@@ -30,6 +30,7 @@ static const struct cli_cmd *const main_cli_table[] = {
 	&cli_migrate_entry,
 	&cli_vault_rotate_entry,
 	&cli_sync_entry,
+	&cli_triage_entry,
 	&cli_user_entry,
 	&cli_vault_keygen_entry,
 	&cli_worker_entry,

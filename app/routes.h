@@ -90,6 +90,33 @@ int api_mail_thread(struct http_ctx *c);
 int api_mail_message(struct http_ctx *c);
 /* END page-mail.c */
 
+/* page-triage.c: categories and triage rules, the settings pages and the JSON API */
+int page_triage_categories(struct http_ctx *c);
+int page_triage_category_add(struct http_ctx *c);
+int page_triage_category_save(struct http_ctx *c);
+int page_triage_category_move(struct http_ctx *c);
+int page_triage_category_delete_confirm(struct http_ctx *c);
+int page_triage_category_delete(struct http_ctx *c);
+int page_triage_rules(struct http_ctx *c);
+int page_triage_rule_new(struct http_ctx *c);
+int page_triage_rule_create(struct http_ctx *c);
+int page_triage_rule_edit(struct http_ctx *c);
+int page_triage_rule_save(struct http_ctx *c);
+int page_triage_rule_enable(struct http_ctx *c);
+int page_triage_rule_move(struct http_ctx *c);
+int page_triage_rule_delete(struct http_ctx *c);
+int api_categories_list(struct http_ctx *c);
+int api_categories_create(struct http_ctx *c);
+int api_categories_order(struct http_ctx *c);
+int api_categories_update(struct http_ctx *c);
+int api_categories_delete(struct http_ctx *c);
+int api_rules_list(struct http_ctx *c);
+int api_rules_create(struct http_ctx *c);
+int api_rules_get(struct http_ctx *c);
+int api_rules_update(struct http_ctx *c);
+int api_rules_delete(struct http_ctx *c);
+/* END page-triage.c */
+
 int page_health_healthz(struct http_ctx *c);
 int page_health_readyz(struct http_ctx *c);
 int page_health_metrics(struct http_ctx *c);
