@@ -29,6 +29,7 @@
 #include "sync.h"
 #include "util.h"
 #include "vault.h"
+#include "writeback.h"
 
 static int cli_worker_exec(int argc, char **argv);
 
@@ -108,13 +109,10 @@ worker_handle_schedule(struct job *job, PGconn *conn, char *err, size_t errlen)
 static struct vault *worker_vault;
 static char worker_vault_error[256];
 
-/* {"account_id": N}: one sync of that account of the job's user (sync.h). A refused
- * login is final (the account waits for its user); anything else is retried. */
-static int
-worker_handle_sync(struct job *job, PGconn *conn, char *err, size_t errlen)
+/* The "account_id" of a job's payload; 0 when it has none (or the job no user). */
+static int64_t
+worker_payload_account(const struct job *job)
 {
-	struct sync_stats st;
-	enum provider_status s;
 	json_error_t jerr;
 	json_t *root, *v;
 	json_int_t account_id = 0;
@@ -124,7 +122,19 @@ worker_handle_sync(struct job *job, PGconn *conn, char *err, size_t errlen)
 	if (json_is_integer(v))
 		account_id = json_integer_value(v);
 	json_decref(root);
-	if (account_id <= 0 || job->user_id <= 0) {
+	return account_id > 0 && job->user_id > 0 ? (int64_t)account_id : 0;
+}
+
+/* {"account_id": N}: one sync of that account of the job's user (sync.h). A refused
+ * login is final (the account waits for its user); anything else is retried. */
+static int
+worker_handle_sync(struct job *job, PGconn *conn, char *err, size_t errlen)
+{
+	struct sync_stats st;
+	enum provider_status s;
+	int64_t account_id = worker_payload_account(job);
+
+	if (account_id == 0) {
 		snprintf(err, errlen, "sync: payload needs \"account_id\" and the job a user");
 		return JOBS_PERMANENT;
 	}
@@ -152,6 +162,37 @@ worker_handle_sync(struct job *job, PGconn *conn, char *err, size_t errlen)
 	return JOBS_RETRY;
 }
 
+/* {"account_id": N}: writes the categories of that account of the job's user to its
+ * mailbox (writeback.h). Provider and database failures are retried with the queue's
+ * backoff; a refused login or a missing account are final. */
+static int
+worker_handle_writeback(struct job *job, PGconn *conn, char *err, size_t errlen)
+{
+	struct writeback_stats st;
+	int64_t account_id = worker_payload_account(job);
+	int rc;
+
+	if (account_id == 0) {
+		snprintf(err, errlen, "writeback: payload needs \"account_id\" and the job a user");
+		return JOBS_PERMANENT;
+	}
+	if (worker_vault == NULL) {
+		snprintf(err, errlen, "writeback: %s", worker_vault_error);
+		return JOBS_RETRY;
+	}
+	rc = writeback_account(conn, worker_vault, job->user_id, (int64_t)account_id, job->stop,
+	    &st, err, errlen);
+	log_info("writeback: account %" PRId64 ": %zu message%s written (%s), %zu moved, "
+	    "%zu command%s%s%s", (int64_t)account_id, st.messages, st.messages == 1 ? "" : "s",
+	    st.labels ? "label folders" : "keywords", st.moved, st.commands,
+	    st.commands == 1 ? "" : "s", rc == 0 ? "" : ": ", rc == 0 ? "" : err);
+	if (rc == 0 && jobs_should_stop(job)) {
+		snprintf(err, errlen, "writeback: stopped before the end");
+		return JOBS_RETRY;
+	}
+	return rc == 0 ? JOBS_OK : rc == -2 ? JOBS_PERMANENT : JOBS_RETRY;
+}
+
 /* Every kind this worker can run. A kind without an entry here is never claimed: it
  * waits for a worker that has its handler. */
 static const struct worker_handler {
@@ -162,6 +203,7 @@ static const struct worker_handler {
 	{ "schedule", worker_handle_schedule },
 	{ "sleep", worker_handle_sleep },
 	{ "sync", worker_handle_sync },
+	{ "writeback", worker_handle_writeback },
 };
 
 static const struct worker_handler *

@@ -57,6 +57,7 @@ struct imap {
 	uint64_t modseq;
 	int nomodseq;
 	int missed_expunge;		/* an expunge was announced outside changes() */
+	int keywords;			/* PERMANENTFLAGS has \* (or was not sent) */
 
 	/* What libcurl's login saw: the server's last tagged NO or BAD, and ours. */
 	char login_text[256];
@@ -1117,6 +1118,13 @@ imap_select_fn(struct imap *ip, const struct imap_resp *r, void *arg)
 				ip->modseq = 0;
 		} else if (imap_str_is(c, n, "NOMODSEQ")) {
 			ip->nomodseq = 1;
+		} else if (imap_str_is(c, n, "PERMANENTFLAGS")) {
+			/* Without \* new keywords last only for the session (RFC 3501 7.1). */
+			ip->keywords = 0;
+			for (size_t i = 0; i + 1 < r->code_args.len; i++) {
+				if (r->code_args.s[i] == '\\' && r->code_args.s[i + 1] == '*')
+					ip->keywords = 1;
+			}
 		}
 	} else if (imap_str_is(r->name.s, r->name.len, "FETCH")) {
 		struct imap_fetch f;
@@ -1146,6 +1154,7 @@ imap_open_folder(struct provider *p, const char *folder, struct provider_cursor 
 	ip->uidvalidity = ip->uidnext = ip->exists = 0;
 	ip->modseq = 0;
 	ip->nomodseq = ip->missed_expunge = 0;
+	ip->keywords = 1;	/* no PERMANENTFLAGS: every flag is permanent */
 	st = imap_run(ip, "SELECT", imap_select_fn, &x, "SELECT %s%s", q,
 	    (ip->caps & IMAP_CAP_CONDSTORE) ? " (CONDSTORE)" : "");
 	if (st == PROVIDER_REFUSED && ip->resp.code.len == 0) {
@@ -1183,6 +1192,7 @@ imap_open_folder(struct provider *p, const char *folder, struct provider_cursor 
 	now->uidnext = ip->uidnext;
 	now->modseq = ip->modseq;
 	now->token = NULL;
+	now->keywords = ip->keywords;
 	return PROVIDER_OK;
 }
 
@@ -1774,6 +1784,20 @@ imap_set_flags(struct provider *p, const uint32_t *uids, size_t n, const char *c
 	return st;
 }
 
+/* The open folder, and to_folder quoted into *q (free it) for COPY and MOVE. */
+static enum provider_status
+imap_transfer_begin(struct imap *ip, const char *to_folder, char **q)
+{
+	enum provider_status st;
+
+	*q = NULL;
+	if ((st = imap_need_folder(ip)) != PROVIDER_OK)
+		return st;
+	if ((*q = imap_quote_mailbox(to_folder)) == NULL)
+		return imap_err(ip, PROVIDER_REFUSED, "the folder name is not valid");
+	return PROVIDER_OK;
+}
+
 static enum provider_status
 imap_move(struct provider *p, const uint32_t *uids, size_t n, const char *to_folder)
 {
@@ -1781,10 +1805,8 @@ imap_move(struct provider *p, const uint32_t *uids, size_t n, const char *to_fol
 	enum provider_status st;
 	char *q;
 
-	if ((st = imap_need_folder(ip)) != PROVIDER_OK)
+	if ((st = imap_transfer_begin(ip, to_folder, &q)) != PROVIDER_OK)
 		return st;
-	if ((q = imap_quote_mailbox(to_folder)) == NULL)
-		return imap_err(ip, PROVIDER_REFUSED, "the folder name is not valid");
 	if (n == 0) {
 		free(q);
 		return PROVIDER_OK;
@@ -1801,6 +1823,40 @@ imap_move(struct provider *p, const uint32_t *uids, size_t n, const char *to_fol
 			st = imap_uid_cmd(ip, uids, n, "EXPUNGE", "");
 	}
 	free(q);
+	return st;
+}
+
+static enum provider_status
+imap_copy(struct provider *p, const uint32_t *uids, size_t n, const char *to_folder)
+{
+	struct imap *ip = p->impl;
+	enum provider_status st;
+	char *q;
+
+	if ((st = imap_transfer_begin(ip, to_folder, &q)) != PROVIDER_OK)
+		return st;
+	if (n > 0)
+		st = imap_uid_cmd(ip, uids, n, "COPY", q);
+	free(q);
+	return st;
+}
+
+static enum provider_status
+imap_create_folder(struct provider *p, const char *folder)
+{
+	struct imap *ip = p->impl;
+	enum provider_status st;
+	char *q;
+
+	if ((st = imap_ready(ip)) != PROVIDER_OK)
+		return st;
+	if ((q = imap_quote_mailbox(folder)) == NULL)
+		return imap_err(ip, PROVIDER_REFUSED, "the folder name is not valid");
+	st = imap_run(ip, "CREATE", NULL, NULL, "CREATE %s", q);
+	free(q);
+	if (st == PROVIDER_REFUSED &&
+	    imap_str_is(ip->resp.code.s, ip->resp.code.len, "ALREADYEXISTS"))
+		st = PROVIDER_OK;	/* RFC 5530 */
 	return st;
 }
 
@@ -1838,6 +1894,8 @@ static const struct provider_ops imap_ops = {
 	.append = imap_append,
 	.set_flags = imap_set_flags,
 	.move = imap_move,
+	.copy = imap_copy,
+	.create_folder = imap_create_folder,
 	.close = imap_close,
 };
 

@@ -42,6 +42,9 @@ struct provider_cursor {
 	uint32_t uidnext;
 	uint64_t modseq;              /* 0 when the server has no CONDSTORE */
 	char *token;
+	/* open_folder: the folder keeps keywords the client makes up (IMAP: PERMANENTFLAGS
+	 * has \*, or is not sent); 0: only the flags it lists (write-back uses folders). */
+	int keywords;
 };
 
 struct provider_message {
@@ -95,6 +98,11 @@ struct provider_ops {
 	    const char *const *flags, int add);
 	enum provider_status (*move)(struct provider *p, const uint32_t *uids, size_t n,
 	    const char *to_folder);
+	/* Copies UIDs of the open folder to to_folder (the originals stay). */
+	enum provider_status (*copy)(struct provider *p, const uint32_t *uids, size_t n,
+	    const char *to_folder);
+	/* Creates a folder; one that exists already is PROVIDER_OK. */
+	enum provider_status (*create_folder)(struct provider *p, const char *folder);
 	void (*close)(struct provider *p);
 };
 

@@ -10,7 +10,15 @@
  * - New mail is the range [uidnext, UIDNEXT now). A run cut short in it leaves a stored
  *   top [lo, hi] above uidnext; the next run fetches [uidnext, lo) first, sets uidnext to
  *   hi + 1, then fetches what is above hi: the stored part stays one top segment.
- * - HIGHESTMODSEQ moves only when a whole pass of changes has been applied. */
+ * - HIGHESTMODSEQ moves only when a whole pass of changes has been applied.
+ *
+ * A message whose last location goes keeps its row until the run has seen every folder
+ * (sync_reap): moved from INBOX to Archive, it is found again in Archive whichever folder
+ * comes first, and its category and history stay. What the user did in their own mail
+ * client that names a category (doc/sync.md, "Corrections made in the mailbox") is a
+ * correction: a keyword of ours changed (sync_changes_flush), a message moved out of
+ * INBOX into a category's folder or into Archive (sync_mailbox_moves). The account's
+ * write-back waits while its sync runs (writeback_mailbox_lock). */
 #include "config.h"
 
 #include <inttypes.h>
@@ -25,7 +33,9 @@
 #include "mailacct.h"
 #include "pq.h"
 #include "sync.h"
+#include "triage.h"
 #include "util.h"
+#include "writeback.h"
 
 #define SYNC_COMMIT_EVERY	50	/* messages stored per transaction */
 #define SYNC_CHANGES_EVERY	500	/* flag changes or expunges applied per statement */
@@ -44,6 +54,8 @@ struct sync_folder {
 	uint32_t backfill_low;
 	int backfill_done;
 	int resync;
+	enum provider_folder_role role;
+	char slug[TRIAGE_SLUG_SIZE];	/* the category of a label folder, or "" */
 };
 
 struct sync_run {
@@ -58,6 +70,8 @@ struct sync_run {
 	struct sync_stats *st;
 	const char *self[2];
 	struct arena *arena;		/* SQL array literals of one batch */
+	struct arena *keep;		/* what lives as long as the run */
+	struct buf left_inbox;		/* messages whose INBOX location went: "{id,..." */
 	char err[1024];
 	int db_failed;			/* err holds a database failure */
 
@@ -191,27 +205,36 @@ sync_flags_text(struct buf *b, char *const *flags)
 /* ---- messages, locations and threads -------------------------------------------------- */
 
 /* After locations of the messages in ids (an array literal) were removed: points each
- * message whose own location went at one it still has, deletes those that have none left
- * and brings their threads' counts and dates up to date. */
+ * message whose own location went at one it still has. One left with none waits for
+ * sync_reap at the end of the run (it may be in a folder not synced yet). */
 static int
 sync_settle(struct sync_run *run, const char *ids)
 {
 	const char *p[2] = { ids, run->s_user };
-	PGresult *r;
-	struct buf threads;
 
-	if (sync_run_sql(run,
+	return sync_run_sql(run,
 	    "UPDATE mail_messages m SET folder_id = l.folder_id, uid = l.uid, flags = l.flags "
 	    "FROM (SELECT DISTINCT ON (message_id) message_id, folder_id, uid, flags "
 	    "FROM mail_locations WHERE message_id = ANY($1::bigint[]) AND user_id = $2 "
 	    "ORDER BY message_id, folder_id, uid) l "
 	    "WHERE m.id = l.message_id AND m.user_id = $2 AND NOT EXISTS (SELECT 1 FROM "
 	    "mail_locations x WHERE x.folder_id = m.folder_id AND x.uid = m.uid "
-	    "AND x.message_id = m.id)", 2, p) != 0)
-		return -1;
-	r = sync_sql(run, "DELETE FROM mail_messages m WHERE m.id = ANY($1::bigint[]) "
-	    "AND m.user_id = $2 AND NOT EXISTS (SELECT 1 FROM mail_locations l "
-	    "WHERE l.message_id = m.id) RETURNING m.thread_id", 2, p);
+	    "AND x.message_id = m.id)", 2, p);
+}
+
+/* At the end of a run that saw every folder: deletes the account's messages left
+ * without a location, with their attachments' metadata, and brings their threads' counts
+ * and dates up to date (a thread left empty goes). */
+static int
+sync_reap(struct sync_run *run)
+{
+	const char *p[2] = { run->s_account, run->s_user };
+	PGresult *r;
+	struct buf threads;
+
+	r = sync_sql(run, "DELETE FROM mail_messages m WHERE m.account_id = $1 "
+	    "AND m.user_id = $2 AND m.uid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "
+	    "mail_locations l WHERE l.message_id = m.id) RETURNING m.thread_id", 2, p);
 	if (r == NULL)
 		return -1;
 	sync_array_open(&threads, run->arena);
@@ -251,8 +274,14 @@ sync_remove_locations(struct sync_run *run, const char *sql, const char *arg,
 		return -1;
 	n = PQntuples(r);
 	sync_array_open(&ids, run->arena);
-	for (long i = 0; i < n; i++)
+	for (long i = 0; i < n; i++) {
 		buf_printf(&ids, "%s%s", i > 0 ? "," : "", PQgetvalue(r, (int)i, 0));
+		/* Gone from INBOX by the user's doing (not a resync): maybe a move that names
+		 * a category (sync_mailbox_moves). */
+		if (run->f->role == FOLDER_INBOX && !run->f->resync)
+			buf_printf(&run->left_inbox, "%s%s", run->left_inbox.len > 1 ? "," : "",
+			    PQgetvalue(r, (int)i, 0));
+	}
 	PQclear(r);
 	if (n > 0 && sync_settle(run, sync_array_close(&ids)) != 0)
 		return -1;
@@ -464,6 +493,80 @@ sync_folder_reset(struct sync_run *run, const struct provider_cursor *now)
 	return 0;
 }
 
+/* Records a correction the user made in the mailbox (writeback_correct) under a
+ * savepoint: one that fails is logged and leaves the rest of the sync alone. */
+static int
+sync_correct(struct sync_run *run, const char *row, const char *slug)
+{
+	char err[512];
+	int r;
+
+	if (sync_run_sql(run, "SAVEPOINT correction", 0, NULL) != 0)
+		return -1;
+	r = writeback_correct(run->c, run->user_id, strtoll(row, NULL, 10), slug, err,
+	    sizeof err);
+	if (r < 0) {
+		log_warn("account %" PRId64 ": a correction made in the mailbox was not "
+		    "recorded: %s", run->account_id, err);
+		return sync_run_sql(run, "ROLLBACK TO SAVEPOINT correction", 0, NULL);
+	}
+	run->st->corrections += (size_t)r;
+	return sync_run_sql(run, "RELEASE SAVEPOINT correction", 0, NULL);
+}
+
+/* The keywords of ours among flags, lower case, sorted. */
+#define SYNC_OURS(flags) "array(SELECT DISTINCT lower(f) FROM unnest(" flags ") f " \
+	"WHERE lower(f) LIKE '" WRITEBACK_KEYWORD_PREFIX "%' ORDER BY 1)"
+
+/* The flag changes of a flush with, for each, our keywords before and after, the
+ * message's category and what write-back last wrote. */
+static const char sync_sql_flags[] =
+	"WITH v AS (SELECT * FROM unnest($3::bigint[], $4::text[], $5::numeric[]) "
+	"AS v(uid, flags, modseq)), "
+	"o AS (SELECT uid, flags FROM mail_locations WHERE folder_id = $1 AND user_id = $2 "
+	"AND uid = ANY($3::bigint[])), "
+	"l AS (UPDATE mail_locations l SET flags = string_to_array(v.flags, ' '), "
+	"modseq = coalesce(v.modseq, l.modseq) FROM v, o WHERE l.folder_id = $1 "
+	"AND l.user_id = $2 AND l.uid = v.uid AND o.uid = v.uid AND NOT (l.flags @> "
+	"string_to_array(v.flags, ' ') AND string_to_array(v.flags, ' ') @> l.flags) "
+	"RETURNING l.message_id, l.uid, l.flags, o.flags AS old), "
+	"m AS (UPDATE mail_messages m SET flags = l.flags FROM l "
+	"WHERE m.id = l.message_id AND m.folder_id = $1 AND m.uid = l.uid "
+	"AND m.user_id = $2 RETURNING 1) "
+	"SELECT l.message_id, k.n_new, k.new_ours[1], k.old_ours <> k.new_ours, "
+	"'" WRITEBACK_KEYWORD_PREFIX "to-respond' = ANY(k.old_ours), mm.category, "
+	"lower(mm.written_back) FROM l JOIN mail_messages mm ON mm.id = l.message_id "
+	"AND mm.user_id = $2 CROSS JOIN LATERAL (SELECT " SYNC_OURS("l.old") " AS old_ours, "
+	SYNC_OURS("l.flags") " AS new_ours, cardinality(" SYNC_OURS("l.flags") ") AS n_new) k";
+
+/* A change of our keywords on a location by another client: one keyword of ours, not
+ * the one write-back put there, is the category the user chose; "To respond" taken off
+ * (and none put instead) means dealt with: Actioned. */
+static int
+sync_keyword_corrections(struct sync_run *run, const PGresult *r)
+{
+	char slug[TRIAGE_SLUG_SIZE];
+
+	for (int i = 0; i < PQntuples(r); i++) {
+		const char *n_new = PQgetvalue(r, i, 1), *kw = PQgetvalue(r, i, 2);
+		const char *cat = PQgetvalue(r, i, 5), *written = PQgetvalue(r, i, 6);
+		const char *to = NULL;
+
+		if (strcmp(PQgetvalue(r, i, 3), "t") != 0)
+			continue;
+		if (strcmp(n_new, "1") == 0 && strcmp(kw, written) != 0 &&
+		    writeback_keyword_slug(kw, slug, sizeof slug))
+			to = slug;
+		else if (strcmp(n_new, "0") == 0 && strcmp(PQgetvalue(r, i, 4), "t") == 0 &&
+		    strcmp(cat, "to-respond") == 0)
+			to = "actioned";
+		if (to != NULL && strcmp(to, cat) != 0 &&
+		    sync_correct(run, PQgetvalue(r, i, 0), to) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Applies the flag changes and expunges gathered so far. */
 static int
 sync_changes_flush(struct sync_run *run)
@@ -472,23 +575,16 @@ sync_changes_flush(struct sync_run *run)
 		const char *p[5] = { run->f->s_id, run->s_user,
 		    sync_array_close(&run->ch_uids), sync_array_close(&run->ch_flags),
 		    sync_array_close(&run->ch_modseq) };
-
-		PGresult *r = sync_sql(run, "WITH v AS (SELECT * FROM unnest($3::bigint[], "
-		    "$4::text[], $5::numeric[]) AS v(uid, flags, modseq)), "
-		    "l AS (UPDATE mail_locations l SET flags = string_to_array(v.flags, ' '), "
-		    "modseq = coalesce(v.modseq, l.modseq) FROM v WHERE l.folder_id = $1 "
-		    "AND l.user_id = $2 AND l.uid = v.uid AND NOT (l.flags @> "
-		    "string_to_array(v.flags, ' ') AND string_to_array(v.flags, ' ') @> l.flags) "
-		    "RETURNING l.message_id, l.uid, l.flags), "
-		    "m AS (UPDATE mail_messages m SET flags = l.flags FROM l "
-		    "WHERE m.id = l.message_id AND m.folder_id = $1 AND m.uid = l.uid "
-		    "AND m.user_id = $2 RETURNING 1) "
-		    "SELECT count(*) FROM l", 5, p);
+		PGresult *r = sync_sql(run, sync_sql_flags, 5, p);
+		int rc;
 
 		if (r == NULL)
 			return -1;
-		run->st->flag_changes += (size_t)sync_int64(r, 0, 0);
+		run->st->flag_changes += (size_t)PQntuples(r);
+		rc = sync_keyword_corrections(run, r);
 		PQclear(r);
+		if (rc != 0)
+			return -1;
 	}
 	if (run->n_gone > 0 && sync_remove_locations(run, "DELETE FROM mail_locations "
 	    "WHERE folder_id = $1 AND user_id = $2 AND uid = ANY($3::bigint[]) "
@@ -814,10 +910,22 @@ sync_folders(struct sync_run *run, struct sync_folder **out, enum provider_statu
 		const char *p[6] = { run->s_account, run->s_user, list[i].name,
 		    list[i].delimiter != 0 ? delim : NULL, sync_role_names[list[i].role],
 		    list[i].selectable ? "true" : "false" };
+		char slug[TRIAGE_SLUG_SIZE] = "";
 		PGresult *r;
+		int label;
 
 		if (list[i].name == NULL || *list[i].name == '\0' || strlen(list[i].name) > 1000)
 			continue;
+		/* A category's label folder (writeback.h) is synced too: a message moved
+		 * there by the user is a correction. */
+		label = writeback_label_slug(run->c, run->user_id, list[i].name,
+		    list[i].delimiter, slug, sizeof slug);
+		if (label < 0) {
+			snprintf(run->err, sizeof run->err, "database: the label folders of the "
+			    "categories could not be read");
+			run->db_failed = 1;
+			goto out;
+		}
 		sync_array_text(&names, list[i].name);
 		r = sync_sql(run, "INSERT INTO mail_folders (account_id, user_id, name, delimiter, "
 		    "role, selectable) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id, "
@@ -826,8 +934,11 @@ sync_folders(struct sync_run *run, struct sync_folder **out, enum provider_statu
 		    "highestmodseq, backfill_low_uid, backfill_done, resync", 6, p);
 		if (r == NULL)
 			goto out;
-		if (list[i].selectable && sync_role_wanted(list[i].role)) {
+		if (list[i].selectable && (sync_role_wanted(list[i].role) || label == 1)) {
 			struct sync_folder *f = &want[nwant++];
+
+			f->role = list[i].role;
+			snprintf(f->slug, sizeof f->slug, "%s", slug);
 
 			f->id = sync_int64(r, 0, 0);
 			snprintf(f->s_id, sizeof f->s_id, "%" PRId64, f->id);
@@ -899,6 +1010,55 @@ out:
 
 /* ---- the account ---------------------------------------------------------------------- */
 
+/* Messages that left INBOX during the run, now that every folder was seen: moved (not
+ * copied: none is left in INBOX) into a category's label folder, other than the one
+ * write-back made, they are in that category; moved into Archive, a message to respond
+ * to is dealt with (Actioned). */
+static int
+sync_mailbox_moves(struct sync_run *run, const struct sync_folder *folders, int nfolders)
+{
+	const char *p[2] = { NULL, run->s_user };
+	PGresult *r;
+	int rc = 0;
+
+	if (run->left_inbox.len <= 1)
+		return 0;
+	p[0] = sync_array_close(&run->left_inbox);
+	r = sync_sql(run, "SELECT m.id, coalesce(m.category, ''), coalesce(m.written_back, ''), "
+	    "l.folder_id, f.name, f.role FROM mail_messages m JOIN mail_locations l "
+	    "ON l.message_id = m.id JOIN mail_folders f ON f.id = l.folder_id "
+	    "WHERE m.id = ANY($1::bigint[]) AND m.user_id = $2 ORDER BY m.id, l.folder_id", 2, p);
+	if (r == NULL)
+		return -1;
+	for (int i = 0, j; i < PQntuples(r) && rc == 0; i = j) {
+		const char *cat = PQgetvalue(r, i, 1), *written = PQgetvalue(r, i, 2);
+		const char *to = NULL;
+		int inbox = 0, archive = 0;
+
+		for (j = i; j < PQntuples(r) && strcmp(PQgetvalue(r, j, 0),
+		    PQgetvalue(r, i, 0)) == 0; j++) {
+			int64_t fid = sync_int64(r, j, 3);
+
+			inbox |= strcmp(PQgetvalue(r, j, 5), "inbox") == 0;
+			archive |= strcmp(PQgetvalue(r, j, 5), "archive") == 0;
+			for (int k = 0; k < nfolders && to == NULL; k++) {
+				if (folders[k].id == fid && folders[k].slug[0] != '\0' &&
+				    strcmp(folders[k].slug, cat) != 0 &&
+				    strcmp(PQgetvalue(r, j, 4), written) != 0)
+					to = folders[k].slug;
+			}
+		}
+		if (inbox)
+			continue;
+		if (to == NULL && archive && strcmp(cat, "to-respond") == 0)
+			to = "actioned";
+		if (to != NULL)
+			rc = sync_correct(run, PQgetvalue(r, i, 0), to);
+	}
+	PQclear(r);
+	return rc;
+}
+
 static void
 sync_record(struct sync_run *run, enum provider_status s)
 {
@@ -924,7 +1084,7 @@ sync_account(PGconn *c, const struct vault *v, int64_t user_id, int64_t account_
 	struct sync_folder *folders = NULL;
 	struct sync_stats ignored;
 	enum provider_status s = PROVIDER_OK;
-	int nfolders = 0, r;
+	int nfolders = 0, r, locked = 0;
 
 	memset(&run, 0, sizeof run);
 	memset(stats != NULL ? stats : &ignored, 0, sizeof ignored);
@@ -948,6 +1108,14 @@ sync_account(PGconn *c, const struct vault *v, int64_t user_id, int64_t account_
 	}
 	run.self[0] = run.acct.address;
 	run.arena = arena_new(1 << 16);
+	run.keep = arena_new(1 << 12);
+	sync_array_open(&run.left_inbox, run.keep);
+	/* A write-back of the account waits for the end of its sync. */
+	if ((locked = writeback_mailbox_lock(c, account_id, 1)) != 1) {
+		snprintf(run.err, sizeof run.err, "database: the account's lock failed");
+		s = PROVIDER_PROTOCOL;
+		goto out;
+	}
 	mailacct_set_state(c, user_id, account_id, "syncing", run.acct.last_error);
 
 	run.acct.imap.ignore_caps |= sync_ignore_caps;
@@ -983,15 +1151,24 @@ sync_account(PGconn *c, const struct vault *v, int64_t user_id, int64_t account_
 		if (s != PROVIDER_OK)
 			break;
 	}
+	if (s == PROVIDER_OK && !run.stopped && (stop == NULL || !atomic_load(stop))) {
+		/* Every folder was seen: moves between them are known. */
+		if (sync_begin(&run) != 0 || sync_mailbox_moves(&run, folders, nfolders) != 0 ||
+		    sync_reap(&run) != 0 || sync_commit(&run) != 0)
+			s = PROVIDER_PROTOCOL;
+	}
 close:
 	run.p.ops->close(&run.p);
 out:
 	sync_rollback(&run);
+	if (locked == 1)
+		writeback_mailbox_unlock(c, account_id);
 	sync_record(&run, s);
 	snprintf(err, errlen, "%s", s == PROVIDER_OK ? "" : run.err);
 	for (int i = 0; i < nfolders; i++)
 		free(folders[i].name);
 	free(folders);
+	arena_free(run.keep);
 	arena_free(run.arena);
 	mailacct_free(&run.acct);
 	return s;

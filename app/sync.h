@@ -1,5 +1,7 @@
 /* sync.h: brings a mail account's database copy in line with its server, through the
- * provider interface (provider.h), folder by folder: INBOX, Sent and Archive.
+ * provider interface (provider.h), folder by folder: INBOX, Sent and Archive, and the
+ * label folders of the user's categories (writeback.h). Changes the user made in their
+ * own mail client that name a category become corrections (doc/sync.md).
  *
  * A folder seen for the first time is backfilled newest first (the configured number of
  * messages and days); later runs fetch what is above the stored UIDNEXT, then reconcile
@@ -28,6 +30,7 @@ struct sync_stats {
 	size_t flag_changes;
 	size_t expunged;		/* locations removed */
 	size_t bytes;			/* of the messages downloaded */
+	size_t corrections;		/* categories the user changed in the mailbox */
 };
 
 /* IMAP capabilities every sync ignores (IMAP_CAP_*): 0 but in tests of the paths taken
