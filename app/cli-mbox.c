@@ -18,6 +18,7 @@
 #include "db-migrate.h"
 #include "ingest.h"
 #include "mbox.h"
+#include "triage.h"
 #include "util.h"
 
 #define CLI_MBOX_FOLDER "Imported"
@@ -276,6 +277,10 @@ cli_mbox_exec(int argc, char **argv)
 		cli_mbox_progress(done, done, size, size);
 		fputc('\n', stderr);
 	}
+	/* What was added gets classified by the worker (a "triage" job). */
+	if (added > 0 && triage_enqueue(conn, user_id) < 0)
+		fprintf(stderr, "mailroom: import-mbox: the new messages could not be queued for "
+		    "triage: `mailroom triage --pending` classifies them\n");
 	if (got < 0) {
 		fprintf(stderr, "mailroom: import-mbox: %s: %s\n", file, err);
 		goto out_summary;

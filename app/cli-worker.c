@@ -26,7 +26,9 @@
 #include "db-migrate.h"
 #include "db-pool.h"
 #include "jobs.h"
+#include "replies.h"
 #include "sync.h"
+#include "triage.h"
 #include "util.h"
 #include "vault.h"
 #include "writeback.h"
@@ -100,6 +102,11 @@ worker_handle_schedule(struct job *job, PGconn *conn, char *err, size_t errlen)
 		return JOBS_RETRY;
 	if (n > 0)
 		log_info("schedule: %d sync job%s queued", n, n == 1 ? "" : "s");
+	/* Reply tracking: time alone flags awaiting threads for a follow-up. And untriaged
+	 * mail whose triage job was not queued (or ended as the mail came) gets one. */
+	if (replies_follow_up(conn, 0, err, errlen) < 0 ||
+	    triage_enqueue_pending(conn, err, errlen) < 0)
+		return JOBS_RETRY;
 	job->reschedule = worker_sync_interval;
 	return JOBS_OK;
 }
@@ -193,6 +200,34 @@ worker_handle_writeback(struct job *job, PGconn *conn, char *err, size_t errlen)
 	return rc == 0 ? JOBS_OK : rc == -2 ? JOBS_PERMANENT : JOBS_RETRY;
 }
 
+/* {"user_id": N} (or the job's user): classifies that user's untriaged messages in
+ * batches, stopping early when told to, then queues the write-back of their categories
+ * (triage_job_run, triage.h). */
+static int
+worker_handle_triage(struct job *job, PGconn *conn, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root = json_loads(job->payload, 0, &jerr);
+	json_t *v = root != NULL ? json_object_get(root, "user_id") : NULL;
+	int64_t user_id = json_is_integer(v) ? (int64_t)json_integer_value(v) : job->user_id;
+	long done = 0;
+	int rc;
+
+	json_decref(root);
+	if (user_id <= 0 || (job->user_id > 0 && user_id != job->user_id)) {
+		snprintf(err, errlen, "triage: payload needs \"user_id\" (the job's user)");
+		return JOBS_PERMANENT;
+	}
+	rc = triage_job_run(conn, user_id, job->stop, &done, err, errlen);
+	log_info("triage: user %" PRId64 ": %ld message%s classified%s%s", user_id, done,
+	    done == 1 ? "" : "s", rc < 0 ? ": " : "", rc < 0 ? err : "");
+	if (rc > 0) {
+		snprintf(err, errlen, "triage: stopped before the end");
+		return JOBS_RETRY;
+	}
+	return rc == 0 ? JOBS_OK : JOBS_RETRY;
+}
+
 /* Every kind this worker can run. A kind without an entry here is never claimed: it
  * waits for a worker that has its handler. */
 static const struct worker_handler {
@@ -203,6 +238,7 @@ static const struct worker_handler {
 	{ "schedule", worker_handle_schedule },
 	{ "sleep", worker_handle_sleep },
 	{ "sync", worker_handle_sync },
+	{ "triage", worker_handle_triage },
 	{ "writeback", worker_handle_writeback },
 };
 

@@ -411,8 +411,10 @@ const struct db_stmt_def db_stmts[DB_STMT__COUNT] = {
 	    "SELECT EXISTS (SELECT 1 FROM mail_messages WHERE user_id = $1 "
 	    "AND category IS NOT NULL)", 1, 1 },
 	[DB_STMT_MAIL_THREAD] = { DB_STMT_MAIL_THREAD, "mail_thread",
-	    "SELECT id, subject, message_count, category, account_id FROM mail_threads "
-	    "WHERE id = $2 AND user_id = $1", 2, 1 },
+	    "SELECT id, subject, message_count, category, account_id, reply_state, "
+	    "to_char(reply_since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	    "floor(extract(epoch FROM now() - reply_since) / 86400)::int, follow_up "
+	    "FROM mail_threads WHERE id = $2 AND user_id = $1", 2, 1 },
 	/* A thread's messages, oldest first, and one message: $3 is the user's time zone. */
 #define DB_STMT_MAIL_MESSAGE_COLUMNS \
 	"SELECT id, thread_id, account_id, from_addr::text, to_addr::text, cc_addr::text, " \
@@ -421,7 +423,9 @@ const struct db_stmt_def db_stmts[DB_STMT__COUNT] = {
 	"to_char(coalesce(sent_at, received_at) AT TIME ZONE $3::text, " \
 	"'Dy FMDD Mon YYYY, HH24:MI'), body_text, body_html, " \
 	"NOT ('\\Seen' = ANY (flags)), has_attachments, direction, to_json(flags)::text, " \
-	"snippet FROM mail_messages "
+	"snippet, category, category_confidence, category_source, category_reasons::text, " \
+	"category_rule_id, (SELECT r.name FROM triage_rules r WHERE r.id = category_rule_id " \
+	"AND r.user_id = $1), lower(from_addr->0->>'address') FROM mail_messages "
 	[DB_STMT_MAIL_THREAD_MESSAGES] = { DB_STMT_MAIL_THREAD_MESSAGES, "mail_thread_messages",
 	    DB_STMT_MAIL_MESSAGE_COLUMNS "WHERE thread_id = $2 AND user_id = $1 "
 	    "ORDER BY coalesce(sent_at, received_at), id", 3, 1 },
@@ -437,5 +441,54 @@ const struct db_stmt_def db_stmts[DB_STMT__COUNT] = {
 	    3, 1 },
 	[DB_STMT_MAIL_BODY] = { DB_STMT_MAIL_BODY, "mail_body",
 	    "SELECT body_html FROM mail_messages WHERE id = $2 AND user_id = $1", 2, 1 },
+	/* The user's categories: one by slug, all in order, and all with the number of
+	 * threads in each (the navigation; one pass over the user's threads) and in all. */
+	[DB_STMT_MAIL_CATEGORY] = { DB_STMT_MAIL_CATEGORY, "mail_category",
+	    "SELECT slug, name, colour FROM categories WHERE user_id = $1 AND slug = $2", 2, 1 },
+	[DB_STMT_MAIL_CATEGORIES] = { DB_STMT_MAIL_CATEGORIES, "mail_categories",
+	    "SELECT slug, name, colour, hidden FROM categories WHERE user_id = $1 "
+	    "ORDER BY position, id", 1, 1 },
+	[DB_STMT_MAIL_NAV] = { DB_STMT_MAIL_NAV, "mail_nav",
+	    "WITH n AS (SELECT category, count(*) AS threads FROM mail_threads "
+	    "WHERE user_id = $1 AND last_date IS NOT NULL GROUP BY category) "
+	    "SELECT c.slug, c.name, c.colour, c.hidden, coalesce(n.threads, 0), "
+	    "(SELECT coalesce(sum(threads), 0) FROM n) FROM categories c "
+	    "LEFT JOIN n ON n.category = c.slug WHERE c.user_id = $1 ORDER BY c.position, c.id",
+	    1, 1 },
+	/* A recategorization ($2 the thread), in the caller's transaction: the thread,
+	 * locked, and the message the model learns from (its latest received one, else its
+	 * latest) with its decision and sender. */
+	[DB_STMT_MAIL_RECAT_THREAD] = { DB_STMT_MAIL_RECAT_THREAD, "mail_recat_thread",
+	    "SELECT t.id, t.category, m.id, m.category, m.category_source, m.direction, "
+	    "lower(m.from_addr->0->>'address'), t.account_id FROM mail_threads t "
+	    "LEFT JOIN LATERAL "
+	    "(SELECT x.id, x.category, x.category_source, x.direction, x.from_addr "
+	    "FROM mail_messages x WHERE x.user_id = $1 AND x.thread_id = t.id "
+	    "ORDER BY x.direction = 'received' DESC, coalesce(x.sent_at, x.received_at) DESC, "
+	    "x.id DESC LIMIT 1) m ON true WHERE t.id = $2 AND t.user_id = $1 FOR UPDATE OF t",
+	    2, 0 },
+	/* Every message of thread $2 and the thread itself to $3, decided by the user; the
+	 * correction ($4 message, $5 its former category, $6 source, $7 sender, $8 apply to
+	 * the sender) is recorded when $9. */
+	[DB_STMT_MAIL_RECAT_STORE] = { DB_STMT_MAIL_RECAT_STORE, "mail_recat_store",
+	    "WITH m AS (UPDATE mail_messages SET category = $3, category_confidence = 1, "
+	    "category_source = 'correction', category_reasons = '[\"You moved it here\"]', "
+	    "category_rule_id = NULL, triaged_at = now() WHERE user_id = $1 AND thread_id = $2 "
+	    "RETURNING id), "
+	    "t AS (UPDATE mail_threads SET category = $3 WHERE id = $2 AND user_id = $1 "
+	    "RETURNING id), "
+	    "k AS (INSERT INTO triage_corrections (user_id, message_id, from_category, "
+	    "to_category, source, sender, apply_to_sender) SELECT $1, $4::bigint, $5, $3, $6, "
+	    "$7, $8::boolean WHERE $9::boolean RETURNING id) "
+	    "SELECT (SELECT count(*) FROM m), (SELECT count(*) FROM t), (SELECT count(*) FROM k)",
+	    9, 0 },
+	/* A sender sorted for good: their mail goes to category $3 from now on. */
+	[DB_STMT_MAIL_SENDER_SET] = { DB_STMT_MAIL_SENDER_SET, "mail_sender_set",
+	    "INSERT INTO sender_categories (user_id, sender, category) VALUES ($1, $2, $3) "
+	    "ON CONFLICT (user_id, sender) DO UPDATE SET category = EXCLUDED.category", 3, 0 },
+	[DB_STMT_MAIL_SENDER_OF] = { DB_STMT_MAIL_SENDER_OF, "mail_sender_of",
+	    "SELECT lower(from_addr->0->>'address'), thread_id FROM mail_messages "
+	    "WHERE id = $2 AND user_id = $1 AND direction = 'received' "
+	    "AND coalesce(from_addr->0->>'address', '') <> ''", 2, 1 },
 	/* END page-mail.c */
 };

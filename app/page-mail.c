@@ -1,8 +1,12 @@
 /* page-mail.c: the mail a user reads. /inbox lists threads (one row each, newest activity
  * first) with keyset pagination, filters and the search box (search.c); /threads/{id} shows
  * a thread with each HTML body in a sandboxed frame served by /messages/{id}/body; the JSON
- * API (/api/v1/threads, /api/v1/messages) answers from the same queries. Every query is
- * scoped by user_id = $1: another user's ids are simply not found. doc/search.md and
+ * API (/api/v1/threads, /api/v1/messages) answers from the same queries. Triage shows
+ * here too: the navigation of the user's categories with their counts, each thread's
+ * category with a menu that moves it (a correction: stored, learned by the model,
+ * written back), the reasons of each decision on demand, the screen's "Allow" for a
+ * first-time sender and the reply tracking's ages. Every query is scoped by user_id =
+ * $1: another user's ids are simply not found. doc/search.md, doc/triage.md and
  * doc/api.md describe the behaviour. */
 #include "config.h"
 
@@ -11,17 +15,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sodium.h>
 
+#include "api-token.h"
 #include "auth.h"
+#include "categories.h"
 #include "db-pool.h"
 #include "form.h"
 #include "http-server.h"
 #include "page.h"
+#include "replies.h"
 #include "routes.h"
 #include "search.h"
 #include "tmpl.h"
+#include "triage.h"
 #include "util.h"
+#include "writeback.h"
 
 /* Threads per page of the inbox, and at most per page of the API. */
 #define MAIL_PAGE_SIZE 50
@@ -71,7 +81,9 @@ struct mail_list_in {
 	const char *q;                           /* NULL: no search */
 	struct search_query sq;                  /* parsed q (freed by mail_list_in_free) */
 	int parsed;
-	const struct page_category *category;    /* NULL: all mail */
+	const char *category;                    /* a slug of the user's, or NULL: all mail */
+	const char *category_name;
+	const char *thread;                      /* one thread alone (a row redrawn), or NULL */
 	const char *account;                     /* an account id of the user, or NULL */
 	const char *role;                        /* a folder role, or NULL */
 	int relevance;                           /* sort=relevance was asked */
@@ -314,6 +326,41 @@ mail_participants(struct http_ctx *c, const char *senders, const char **text)
 	return out;
 }
 
+/* A thread's reply tracking (sql/0006: reply_state, reply_since, follow_up) from the four
+ * columns of r from col: {"state", "since", "days", "follow_up"}, or null when nothing
+ * is owed or awaited. */
+static json_t *
+mail_reply_json(PGresult *r, int i, int col)
+{
+	const char *state = PQgetvalue(r, i, col);
+	int days = atoi(PQgetvalue(r, i, col + 2));
+
+	if (PQgetisnull(r, i, col) || (strcmp(state, "owed") != 0 &&
+	    strcmp(state, "awaiting") != 0))
+		return json_null();
+	return json_pack("{s:s, s:s?, s:i, s:b}", "state", state,
+	    "since", PQgetisnull(r, i, col + 1) ? NULL : PQgetvalue(r, i, col + 1),
+	    "days", days > 0 ? days : 0,
+	    "follow_up", *PQgetvalue(r, i, col + 3) == 't');
+}
+
+/* The decision behind a category (sql/0006: how sure, who decided, why, which rule) into
+ * o as the API names it, from JSON values (NULL or null: not known). */
+static void
+mail_decision_set(json_t *o, json_t *confidence, json_t *source, json_t *reasons,
+    json_t *rule)
+{
+	/* Two decimals: a real's float digits say nothing more. */
+	json_object_set_new(o, "category_confidence", json_is_number(confidence) ?
+	    json_real(round(json_number_value(confidence) * 100) / 100) : json_null());
+	json_object_set_new(o, "category_source", json_is_string(source) ?
+	    json_incref(source) : json_null());
+	json_object_set_new(o, "category_reasons", json_is_array(reasons) ?
+	    json_incref(reasons) : json_array());
+	json_object_set_new(o, "category_rule_id", json_is_integer(rule) ? json_incref(rule) :
+	    json_null());
+}
+
 /* --- The list ---------------------------------------------------------------------- */
 
 /* The message-level condition (over unqualified mail_messages columns, so that it reads
@@ -329,7 +376,7 @@ mail_list_predicate(struct http_ctx *c, const struct mail_list_in *in, struct ma
 	if (in->account != NULL)
 		buf_printf(&b, " AND account_id = %s::bigint", mail_sql_param(q, in->account));
 	if (in->category != NULL)
-		buf_printf(&b, " AND category = %s", mail_sql_param(q, in->category->slug));
+		buf_printf(&b, " AND category = %s", mail_sql_param(q, in->category));
 	if (in->role != NULL)
 		buf_printf(&b, " AND id IN (SELECT l.message_id FROM mail_locations l "
 		    "JOIN mail_folders f ON f.id = l.folder_id WHERE l.user_id = $1 AND "
@@ -365,7 +412,9 @@ mail_list_page_sql(struct http_ctx *c, const struct mail_list_in *in, struct mai
 			buf_printf(t, " AND t.account_id = %s::bigint",
 			    mail_sql_param(q, in->account));
 		if (in->category != NULL)
-			buf_printf(t, " AND t.category = %s", mail_sql_param(q, in->category->slug));
+			buf_printf(t, " AND t.category = %s", mail_sql_param(q, in->category));
+		if (in->thread != NULL)
+			buf_printf(t, " AND t.id = %s::bigint", mail_sql_param(q, in->thread));
 		if (in->after.order != 0)
 			buf_printf(t, " AND (t.last_date, t.id) < (%s, %s::bigint)",
 			    mail_sql_time(q, in->after.key), mail_sql_param(q, in->after.id));
@@ -411,7 +460,7 @@ mail_list_page_sql(struct http_ctx *c, const struct mail_list_in *in, struct mai
 static char
 mail_list_order(const struct mail_list_in *in, const struct search_sql *ss)
 {
-	if (in->sq.n == 0 && in->role == NULL)
+	if ((in->sq.n == 0 && in->role == NULL) || in->thread != NULL)
 		return MAIL_ORDER_THREADS;
 	/* search.c puts the words' tsquery first, when there are words; without words there
 	 * is nothing to rank and the newest come first. */
@@ -461,14 +510,23 @@ mail_list_run(struct http_ctx *c, struct mail_list_in *in, const char *after,
 	    "date_trunc('year', now() AT TIME ZONE %1$s::text) "
 	    "THEN to_char(page.d AT TIME ZONE %1$s::text, 'FMDD Mon') "
 	    "ELSE to_char(page.d AT TIME ZONE %1$s::text, 'YYYY-MM-DD') END, "
-	    "s.unread, s.attachments, coalesce(hit.snippet, s.snippet, ''), s.senders, %2$s "
+	    "s.unread, s.attachments, coalesce(hit.snippet, s.snippet, ''), s.senders, %2$s, "
+	    "t.reply_state, to_char(t.reply_since AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "
+	    "floor(extract(epoch FROM now() - t.reply_since) / 86400)::int, t.follow_up, "
+	    "s.decision "
 	    "FROM page JOIN mail_threads t ON t.id = page.thread_id AND t.user_id = $1 "
 	    "CROSS JOIN LATERAL (SELECT coalesce(bool_or(NOT ('\\Seen' = ANY (x.flags))), false) "
 	    "AS unread, coalesce(bool_or(x.has_attachments), false) AS attachments, "
 	    "(array_agg(x.snippet ORDER BY x.received_at DESC, x.id DESC))[1] AS snippet, "
 	    "json_agg(json_build_array(x.direction = 'sent', x.from_addr->0->>'name', "
 	    "x.from_addr->0->>'address') ORDER BY coalesce(x.sent_at, x.received_at), x.id)::text "
-	    "AS senders FROM mail_messages x WHERE x.user_id = $1 AND x.thread_id = t.id) s "
+	    "AS senders, "
+	    /* The decision of the latest message, whose category the thread has. */
+	    "(array_agg(json_build_array(x.category_confidence, x.category_source, "
+	    "x.category_reasons, x.category_rule_id) ORDER BY coalesce(x.sent_at, x.received_at) "
+	    "DESC, x.id DESC))[1]::text AS decision "
+	    "FROM mail_messages x WHERE x.user_id = $1 AND x.thread_id = t.id) s "
 	    "LEFT JOIN mail_messages hit ON %3$s "
 	    "ORDER BY %4$s", tz,
 	    order == MAIL_ORDER_RELEVANCE ? "(SELECT is_full FROM win)" : "false",
@@ -503,6 +561,14 @@ mail_list_run(struct http_ctx *c, struct mail_list_in *in, const char *after,
 			continue;   /* not UTF-8: ingest stores none such */
 		json_object_set_new(t, "message_id", order == MAIL_ORDER_THREADS ? json_null() :
 		    json_integer((json_int_t)strtoll(PQgetvalue(r, i, 5), NULL, 10)));
+		json_object_set_new(t, "reply", mail_reply_json(r, i, 15));
+		{
+			json_t *d = mail_json_text(PQgetvalue(r, i, 19));
+
+			mail_decision_set(t, json_array_get(d, 0), json_array_get(d, 1),
+			    json_array_get(d, 2), json_array_get(d, 3));
+			json_decref(d);
+		}
 		json_array_append_new(out->threads, t);
 	}
 	if (rows > 0)
@@ -575,12 +641,18 @@ mail_list_parse(struct http_ctx *c, struct mail_list_in *in, struct form *f, int
 	else
 		in->parsed = 1;
 	if ((v = mail_query(c, "category")) != NULL) {
-		for (size_t i = 0; i < page_categories_count; i++) {
-			if (strcmp(v, page_categories[i].slug) == 0)
-				in->category = &page_categories[i];
+		r = http_ctx_exec(c, DB_STMT_MAIL_CATEGORY, 2,
+		    (const char *[]){ mail_user_id(c), v });
+		if (r == NULL)
+			return -1;
+		if (PQntuples(r) == 1) {
+			in->category = arena_strdup(c->arena, PQgetvalue(r, 0, 0));
+			in->category_name = arena_strdup(c->arena, PQgetvalue(r, 0, 1));
+		} else {
+			form_error(f, "category", "There is no such category: give the slug of one "
+			    "of yours (GET /api/v1/categories).");
 		}
-		if (in->category == NULL)
-			form_error(f, "category", "There is no such category.");
+		PQclear(r);
 	}
 	if ((v = mail_query(c, "account")) != NULL) {
 		size_t i;
@@ -635,7 +707,7 @@ mail_list_url(struct http_ctx *c, const struct mail_list_in *in, const char *aft
 	sep = "&"; \
 } while (0)
 	if (in->category != NULL)
-		MAIL_URL_ARG("category", in->category->slug);
+		MAIL_URL_ARG("category", in->category);
 	if (in->q != NULL)
 		MAIL_URL_ARG("q", in->q);
 	if (in->account != NULL)
@@ -650,22 +722,203 @@ mail_list_url(struct http_ctx *c, const struct mail_list_in *in, const char *aft
 	return b.data;
 }
 
-/* The categories' navigation: "All mail", then the built-in categories. */
-static json_t *
-mail_nav(struct http_ctx *c, const struct mail_list_in *in)
+/* --- Categories -------------------------------------------------------------------- */
+
+/* The request's connection as plain libpq (for categories.c's lock, triage-db.c,
+ * replies.c and writeback.c); NULL with c->res failed (503). */
+static PGconn *
+mail_pg(struct http_ctx *c)
 {
-	json_t *cats = json_array();
+	struct db_conn *db = http_ctx_db(c);
 
-	json_array_append_new(cats, json_pack("{s:s, s:s, s:s, s:b}", "slug", "all", "name",
-	    "All mail", "url", "/inbox", "current", in->category == NULL));
-	for (size_t i = 0; i < page_categories_count; i++) {
-		const struct page_category *pc = &page_categories[i];
-
-		json_array_append_new(cats, json_pack("{s:s, s:s, s:s, s:b}", "slug", pc->slug,
-		    "name", pc->name, "url", arena_printf(c->arena, "/inbox?category=%s",
-		    pc->slug), "current", pc == in->category));
+	if (db == NULL) {
+		http_fail(c->res, 503, "database_unavailable",
+		    "The database is not reachable right now. Try again shortly.", NULL);
+		return NULL;
 	}
-	return cats;
+	return db_conn_pg(db);
+}
+
+/* Keeps j (a new reference) until the request ends; returns it, borrowed. */
+static json_t *
+mail_owned(struct http_ctx *c, json_t *j)
+{
+	if (c->owned == NULL)
+		c->owned = json_array();
+	json_array_append_new(c->owned, j);
+	return j;
+}
+
+/* The dot of a category's colour as a whole class name (the colours are sql/0006's;
+ * templates/pages/inbox.html lists their classes for Tailwind). */
+static const char *
+mail_swatch(struct http_ctx *c, const char *colour)
+{
+	for (size_t i = 0; i < categories_colours_count; i++) {
+		if (strcmp(colour, categories_colours[i]) == 0)
+			return arena_printf(c->arena, "bg-%s-500", colour);
+	}
+	return "bg-slate-500";
+}
+
+/* The user's categories in their order, [{slug, name, colour, swatch, hidden}], with
+ * counts the number of threads in each ("threads") and in all (*total): one pass over
+ * the user's threads. The array is the request's; NULL with c->res failed. */
+static json_t *
+mail_categories(struct http_ctx *c, int counts, long *total)
+{
+	PGresult *r = http_ctx_exec(c, counts ? DB_STMT_MAIL_NAV : DB_STMT_MAIL_CATEGORIES, 1,
+	    (const char *[]){ mail_user_id(c) });
+	json_t *list;
+
+	if (r == NULL)
+		return NULL;
+	list = mail_owned(c, json_array());
+	for (int i = 0; i < PQntuples(r); i++) {
+		json_t *k = json_pack("{s:s, s:s, s:s, s:s, s:b}", "slug", PQgetvalue(r, i, 0),
+		    "name", PQgetvalue(r, i, 1), "colour", PQgetvalue(r, i, 2),
+		    "swatch", mail_swatch(c, PQgetvalue(r, i, 2)),
+		    "hidden", *PQgetvalue(r, i, 3) == 't');
+
+		if (k == NULL)
+			continue;
+		if (counts)
+			json_object_set_new(k, "threads", json_integer(strtoll(PQgetvalue(r, i, 4),
+			    NULL, 10)));
+		json_array_append_new(list, k);
+	}
+	if (counts && total != NULL)
+		*total = PQntuples(r) > 0 ? strtol(PQgetvalue(r, 0, 5), NULL, 10) : 0;
+	PQclear(r);
+	return list;
+}
+
+/* The category of cats with this slug, or NULL. */
+static json_t *
+mail_category_of(json_t *cats, const char *slug)
+{
+	size_t i;
+	json_t *k;
+
+	json_array_foreach(cats, i, k) {
+		if (slug != NULL && strcmp(json_string_value(json_object_get(k, "slug")), slug) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+/* What the recategorize menus offer: the visible categories, {slug, name, swatch}. */
+static json_t *
+mail_menu(struct http_ctx *c, json_t *cats)
+{
+	json_t *menu = mail_owned(c, json_array()), *k;
+	size_t i;
+
+	json_array_foreach(cats, i, k) {
+		if (!json_is_true(json_object_get(k, "hidden")))
+			json_array_append_new(menu, json_pack("{s:O, s:O, s:O}", "slug",
+			    json_object_get(k, "slug"), "name", json_object_get(k, "name"), "swatch",
+			    json_object_get(k, "swatch")));
+	}
+	return menu;
+}
+
+/* The navigation: "All mail", then the user's visible categories (and the current one
+ * when it is hidden), each with the number of its threads, and Awaiting reply with the
+ * number of threads flagged for a follow-up (replies.h). current: the list's category,
+ * NULL for all mail. Returns NULL with c->res failed. */
+static json_t *
+mail_nav(struct http_ctx *c, json_t *cats, long total, const char *current)
+{
+	struct replies_counts rc;
+	PGconn *pg = mail_pg(c);
+	char err[512];
+
+	json_t *items, *k;
+	size_t i;
+
+	if (pg == NULL)
+		return NULL;
+	if (replies_counts(pg, auth_user(c)->id, &rc, err, sizeof err) != 0) {
+		log_err("%s", err);
+		http_fail(c->res, 500, "internal_error", NULL, NULL);
+		return NULL;
+	}
+	items = json_array();
+	json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:I, s:b}", "slug", "all",
+	    "name", "All mail", "url", "/inbox", "count", (json_int_t)total,
+	    "current", current == NULL));
+	json_array_foreach(cats, i, k) {
+		const char *slug = json_string_value(json_object_get(k, "slug"));
+		int cur = current != NULL && strcmp(current, slug) == 0;
+
+		if (json_is_true(json_object_get(k, "hidden")) && !cur)
+			continue;
+		json_array_append_new(items, json_pack("{s:s, s:O, s:O, s:s, s:O, s:b, s:I}",
+		    "slug", slug, "name", json_object_get(k, "name"), "swatch",
+		    json_object_get(k, "swatch"), "url", arena_printf(c->arena,
+		    "/inbox?category=%s", util_url_encode(c->arena, slug, "")), "count",
+		    json_object_get(k, "threads"), "current", cur, "follow_up",
+		    (json_int_t)(strcmp(slug, "awaiting-reply") == 0 ? rc.follow_up : 0)));
+	}
+	return items;
+}
+
+/* The recategorize control of a thread (templates/partials/recategorize.html): its chip,
+ * the menu, and where a browser without htmx comes back to. row: it is a list row (the
+ * answer redraws the row). */
+static json_t *
+mail_recat_json(struct http_ctx *c, json_t *thread_id, const char *slug, json_t *cats,
+    json_t *menu, const char *next, int row)
+{
+	json_t *k = mail_category_of(cats, slug);
+
+	return json_pack("{s:s, s:O, s:s?, s:s?, s:s?, s:O, s:s, s:s, s:b}",
+	    "action", arena_printf(c->arena, "/threads/%" JSON_INTEGER_FORMAT "/category",
+	    json_integer_value(thread_id)),
+	    "id", thread_id,
+	    "category", slug,
+	    "name", k != NULL ? json_string_value(json_object_get(k, "name")) : slug,
+	    "swatch", k != NULL ? json_string_value(json_object_get(k, "swatch")) : NULL,
+	    "menu", menu,
+	    "csrf", auth_csrf_token(c),
+	    "next", next,
+	    "row", row);
+}
+
+/* "Awaiting reply · 3 days" for a thread's reply tracking, or NULL. */
+static const char *
+mail_reply_text(struct http_ctx *c, json_t *reply)
+{
+	json_int_t days = json_integer_value(json_object_get(reply, "days"));
+	const char *state = json_string_value(json_object_get(reply, "state"));
+
+	if (state == NULL)
+		return NULL;
+	return arena_printf(c->arena, "%s · %s", strcmp(state, "owed") == 0 ? "To respond" :
+	    "Awaiting reply", days == 0 ? "since today" : days == 1 ? "1 day" :
+	    arena_printf(c->arena, "%" JSON_INTEGER_FORMAT " days", days));
+}
+
+/* The page's side of list rows: the recategorize control and the reply tracking's
+ * words. next: the list, for browsers without htmx. */
+static void
+mail_rows_decorate(struct http_ctx *c, json_t *threads, json_t *cats, json_t *menu,
+    const char *next)
+{
+	size_t i;
+	json_t *t;
+
+	json_array_foreach(threads, i, t) {
+		json_t *reply = json_object_get(t, "reply");
+
+		json_object_set_new(t, "recat", mail_recat_json(c, json_object_get(t, "id"),
+		    json_string_value(json_object_get(t, "category")), cats, menu, next, 1));
+		json_object_set_new(t, "reply_text", json_is_object(reply) ?
+		    json_string(mail_reply_text(c, reply)) : json_null());
+		json_object_set_new(t, "follow_up", json_boolean(json_is_true(json_object_get(
+		    reply, "follow_up"))));
+	}
 }
 
 /* The filters' choices, with the current one selected. */
@@ -702,17 +955,19 @@ mail_empty_text(struct http_ctx *c, const struct mail_list_in *in)
 	if (json_array_size(in->accounts) == 0)
 		return "No mailbox is connected yet: connect one in the settings and its mail "
 		    "shows here.";
+	if (in->sq.n > 0 || in->role != NULL || in->account != NULL)
+		return "No conversation matches.";
 	if (in->category != NULL) {
 		r = http_ctx_exec(c, DB_STMT_MAIL_CATEGORIZED, 1,
 		    (const char *[]){ mail_user_id(c) });
 		sorted = r != NULL && *PQgetvalue(r, 0, 0) == 't';
 		PQclear(r);
 		if (!sorted)
-			return "Sorting mail into categories is not available yet, so this "
-			    "category is empty. All mail lists every conversation.";
+			return "No mail has been sorted into categories yet. All mail lists every "
+			    "conversation.";
+		return arena_printf(c->arena, "No conversation is in %s right now.",
+		    in->category_name);
 	}
-	if (in->sq.n > 0 || in->role != NULL || in->account != NULL)
-		return "No conversation matches.";
 	return "Nothing here.";
 }
 
@@ -722,7 +977,9 @@ page_mail_inbox(struct http_ctx *c)
 	struct mail_list_in in;
 	struct mail_list_out out = { 0 };
 	struct form f;
-	json_t *list, *ctx;
+	json_t *list, *ctx, *cats;
+	const char *url;
+	long total = 0;
 	int status = 200;
 
 	form_init(&f, c, "inbox");
@@ -731,6 +988,7 @@ page_mail_inbox(struct http_ctx *c)
 	    "(2026-01-31), in:sent; a leading - leaves out.");
 	if (mail_list_parse(c, &in, &f, 0) != 0) {
 		form_free(&f);
+		mail_list_in_free(&in);
 		return c->res->status;
 	}
 	if (json_object_get(f.errors, "category") != NULL) {
@@ -750,23 +1008,37 @@ page_mail_inbox(struct http_ctx *c)
 		mail_list_in_free(&in);
 		return c->res->status;
 	}
+	if ((cats = mail_categories(c, 1, &total)) == NULL) {
+		form_free(&f);
+		mail_list_in_free(&in);
+		json_decref(out.threads);
+		return c->res->status;
+	}
+	url = mail_list_url(c, &in, NULL);
+	if (out.threads != NULL)
+		mail_rows_decorate(c, out.threads, cats, mail_menu(c, cats), url);
 	c->res->policy = HTTP_POLICY_PAGE_FRAMES;
 	list = json_pack("{s:s, s:s?, s:o, s:s?, s:s?, s:s, s:b, s:b, s:i, s:o}",
-	    "title", in.q != NULL ? "Search" : in.category != NULL ? in.category->name :
+	    "title", in.q != NULL ? "Search" : in.category != NULL ? in.category_name :
 	    "All mail",
-	    "category", in.category != NULL ? in.category->slug : NULL,
+	    "category", in.category,
 	    "threads", out.threads != NULL ? out.threads : json_array(),
 	    "older_url", out.next != NULL ? mail_list_url(c, &in, out.next) : NULL,
-	    "newest_url", in.after.order != 0 ? mail_list_url(c, &in, NULL) : NULL,
+	    "newest_url", in.after.order != 0 ? url : NULL,
 	    "empty", status == 400 ? "Correct the search to see results." :
 	    mail_empty_text(c, &in),
 	    "ranked", out.ranked,
 	    "window_full", out.window_full,
 	    "window", MAIL_RANK_WINDOW,
 	    "filters", mail_filter_choices(&in));
-	ctx = json_pack("{s:o, s:o, s:o}", "categories", mail_nav(c, &in), "list", list,
-	    "form", form_context(&f));
+	ctx = json_pack("{s:o*, s:o, s:o}", "nav", mail_nav(c, cats, total, in.category),
+	    "list", list, "form", form_context(&f));
 	mail_list_in_free(&in);
+	if (ctx == NULL || json_object_get(ctx, "nav") == NULL) {
+		json_decref(ctx);
+		return c->res->status >= 400 ? c->res->status : http_fail(c->res, 500, NULL, NULL,
+		    NULL);
+	}
 	return page_render(c, status, "pages/inbox.html", "Inbox", "inbox", "list", ctx);
 }
 
@@ -837,6 +1109,24 @@ mail_messages_json(struct http_ctx *c, PGresult *r, PGresult *att, int api)
 			json_decref(cc);
 			continue;
 		}
+		json_object_set_new(m, "category", PQgetisnull(r, i, 16) ? json_null() :
+		    json_string(PQgetvalue(r, i, 16)));
+		{
+			json_t *conf = PQgetisnull(r, i, 17) ? NULL :
+			    json_real(strtod(PQgetvalue(r, i, 17), NULL));
+			json_t *src = PQgetisnull(r, i, 18) ? NULL : json_string(PQgetvalue(r, i, 18));
+			json_t *why = mail_json_text(PQgetvalue(r, i, 19));
+			json_t *rule = PQgetisnull(r, i, 20) ? NULL :
+			    json_integer(strtoll(PQgetvalue(r, i, 20), NULL, 10));
+
+			mail_decision_set(m, conf, src, why, rule);
+			json_decref(conf);
+			json_decref(src);
+			json_decref(why);
+			json_decref(rule);
+		}
+		json_object_set_new(m, "category_rule_name", PQgetisnull(r, i, 21) ? json_null() :
+		    json_string(PQgetvalue(r, i, 21)));
 		if (api) {
 			json_object_set_new(m, "from", from);
 			json_object_set_new(m, "to", to);
@@ -869,9 +1159,8 @@ mail_messages_json(struct http_ctx *c, PGresult *r, PGresult *att, int api)
 /* A thread of the user with its messages, or -1 with c->res failed (404 when the thread
  * is not the user's). */
 static int
-mail_thread_load(struct http_ctx *c, int api, json_t **thread)
+mail_thread_load(struct http_ctx *c, int api, const char *id, json_t **thread)
 {
-	const char *id = http_param(c->req, "id");
 	const char *user = mail_user_id(c);
 	PGresult *t, *m, *a;
 
@@ -892,12 +1181,13 @@ mail_thread_load(struct http_ctx *c, int api, json_t **thread)
 		PQclear(m);
 		return -1;
 	}
-	*thread = json_pack("{s:I, s:s, s:i, s:s?, s:I, s:o}",
+	*thread = json_pack("{s:I, s:s, s:i, s:s?, s:I, s:o, s:o}",
 	    "id", (json_int_t)strtoll(PQgetvalue(t, 0, 0), NULL, 10),
 	    "subject", PQgetvalue(t, 0, 1),
 	    "message_count", atoi(PQgetvalue(t, 0, 2)),
 	    "category", PQgetisnull(t, 0, 3) ? NULL : PQgetvalue(t, 0, 3),
 	    "account_id", (json_int_t)strtoll(PQgetvalue(t, 0, 4), NULL, 10),
+	    "reply", mail_reply_json(t, 0, 5),
 	    "messages", mail_messages_json(c, m, a, api));
 	PQclear(t);
 	PQclear(m);
@@ -909,14 +1199,81 @@ mail_thread_load(struct http_ctx *c, int api, json_t **thread)
 	return 0;
 }
 
+/* Who decided a message's category, in words. */
+static const char *
+mail_source_text(struct http_ctx *c, json_t *m)
+{
+	const char *src = json_string_value(json_object_get(m, "category_source"));
+	const char *rule = json_string_value(json_object_get(m, "category_rule_name"));
+	static const struct {
+		const char *source, *text;
+	} texts[] = {
+		{ "rule", "one of your rules" },
+		{ "classifier", "the classifier" },
+		{ "correction", "you" },
+		{ "sender", "your choice for this sender" },
+		{ "screening", "the screen for first-time senders" },
+		{ "llm", "the assistant" },
+	};
+
+	if (src != NULL && strcmp(src, "rule") == 0 && rule != NULL)
+		return arena_printf(c->arena, "your rule \u201c%s\u201d", rule);
+	for (size_t i = 0; src != NULL && i < MR_ARRAY_LEN(texts); i++) {
+		if (strcmp(src, texts[i].source) == 0)
+			return texts[i].text;
+	}
+	return NULL;
+}
+
+/* The page's side of a thread: its recategorize control, and each message's chip with
+ * the reasons on demand and the screen's "Allow". */
+static void
+mail_thread_decorate(struct http_ctx *c, json_t *thread, json_t *cats, json_t *menu)
+{
+	const char *next = arena_printf(c->arena, "/threads/%" JSON_INTEGER_FORMAT,
+	    json_integer_value(json_object_get(thread, "id")));
+	json_t *m, *reply = json_object_get(thread, "reply");
+	size_t i;
+
+	json_object_set_new(thread, "recat", mail_recat_json(c, json_object_get(thread, "id"),
+	    json_string_value(json_object_get(thread, "category")), cats, menu, next, 0));
+	json_object_set_new(thread, "reply_text", json_is_object(reply) ?
+	    json_string(mail_reply_text(c, reply)) : json_null());
+	json_object_set_new(thread, "next", json_string(next));
+	json_array_foreach(json_object_get(thread, "messages"), i, m) {
+		const char *slug = json_string_value(json_object_get(m, "category"));
+		const char *src = json_string_value(json_object_get(m, "category_source"));
+		json_t *k = mail_category_of(cats, slug);
+		json_t *conf = json_object_get(m, "category_confidence");
+
+		if (slug == NULL)
+			continue;
+		json_object_set_new(m, "chip", json_pack("{s:s, s:s?}", "name", k != NULL ?
+		    json_string_value(json_object_get(k, "name")) : slug, "swatch", k != NULL ?
+		    json_string_value(json_object_get(k, "swatch")) : NULL));
+		json_object_set_new(m, "why", json_pack("{s:O, s:s?, s:s?}", "reasons",
+		    json_object_get(m, "category_reasons"), "confidence", json_is_number(conf) ?
+		    arena_printf(c->arena, "%d%%", (int)lround(json_number_value(conf) * 100)) :
+		    NULL, "source", mail_source_text(c, m)));
+		json_object_set_new(m, "screened", json_boolean(src != NULL &&
+		    strcmp(src, TRIAGE_SOURCE_SCREENING) == 0 && strcmp(json_string_value(json_object_get(m,
+		    "direction")), "received") == 0));
+	}
+}
+
 int
 page_mail_thread(struct http_ctx *c)
 {
-	json_t *thread;
+	json_t *thread, *cats;
 	const char *subject;
 
-	if (mail_thread_load(c, 0, &thread) != 0)
+	if (mail_thread_load(c, 0, http_param(c->req, "id"), &thread) != 0)
 		return c->res->status;
+	if ((cats = mail_categories(c, 0, NULL)) == NULL) {
+		json_decref(thread);
+		return c->res->status;
+	}
+	mail_thread_decorate(c, thread, cats, mail_menu(c, cats));
 	c->res->policy = HTTP_POLICY_PAGE_FRAMES;
 	subject = arena_strdup(c->arena, json_string_value(json_object_get(thread, "subject")));
 	return page_render(c, 200, "pages/thread.html", *subject != '\0' ? subject :
@@ -972,8 +1329,11 @@ api_mail_threads(struct http_ctx *c)
 	json_t *doc;
 
 	form_init(&f, c, "threads");
-	if (mail_list_parse(c, &in, &f, MAIL_API_LIMIT_MAX) != 0)
+	if (mail_list_parse(c, &in, &f, MAIL_API_LIMIT_MAX) != 0) {
+		form_free(&f);
+		mail_list_in_free(&in);
 		return c->res->status;
+	}
 	if (f.nerrors > 0) {
 		mail_list_in_free(&in);
 		return http_fail(c->res, 400, "invalid_input", "A parameter is not valid.",
@@ -1009,7 +1369,7 @@ api_mail_thread(struct http_ctx *c)
 {
 	json_t *thread;
 
-	if (mail_thread_load(c, 1, &thread) != 0)
+	if (mail_thread_load(c, 1, http_param(c->req, "id"), &thread) != 0)
 		return c->res->status;
 	http_response_json(c->res, 200, thread);
 	return 200;
@@ -1044,5 +1404,445 @@ api_mail_message(struct http_ctx *c)
 	}
 	http_response_json(c->res, 200, json_incref(json_array_get(list, 0)));
 	json_decref(list);
+	return 200;
+}
+
+/* --- Corrections: recategorize a thread, allow a sender ------------------------------ */
+
+/* Ends a change's transaction after a failure: rolled back; with err, a failure of the
+ * database to log and answer (500, or 503 when the connection is gone), else the one
+ * c->res holds already. Returns the status. */
+static int
+mail_tx_abort(struct http_ctx *c, PGconn *pg, const char *err)
+{
+	if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+		categories_rollback(pg);
+	if (err == NULL)
+		return c->res->status;
+	log_err("%s", err);
+	if (PQstatus(pg) != CONNECTION_OK)
+		return http_fail(c->res, 503, "database_unavailable",
+		    "The database is not reachable right now. Try again shortly.", NULL);
+	return http_fail(c->res, 500, "internal_error", NULL, NULL);
+}
+
+/* A refused input of a change: 400 invalid_input naming the field. */
+static int
+mail_invalid(struct http_ctx *c, const char *field, const char *message)
+{
+	return http_fail(c->res, 400, "invalid_input", message,
+	    json_pack("{s:{s:s}}", "fields", field, message));
+}
+
+/* The answer to an API request whose body is not a JSON object. */
+static int
+mail_not_json(struct http_ctx *c)
+{
+	return http_fail(c->res, 400, "bad_request",
+	    "Send a JSON object (Content-Type: application/json).", NULL);
+}
+
+/* A thread moved by the user. */
+struct mail_recat {
+	const char *thread;        /* its id, decimal */
+	const char *category;      /* the slug asked for */
+	int apply_to_sender;       /* the sender's mail goes there from now on */
+	const char *source;        /* triage_corrections.source */
+	const char *sender;        /* out: the sender sorted, or NULL */
+};
+
+/* Moves a thread of the user to a category of theirs, in one transaction: every message
+ * of the thread and the thread itself get it (decided by the user: source correction,
+ * confidence 1), the correction is recorded and the model learns it from the thread's
+ * latest received message (triage_learn), and with apply_to_sender the sender is sorted
+ * there for good. Returns 0, or the status with c->res failed: 404 for a thread that is
+ * not the user's, 400 for a category that is not theirs or a sender to sort that the
+ * thread does not have. */
+static int
+mail_recategorize(struct http_ctx *c, struct mail_recat *rc)
+{
+	const char *user = mail_user_id(c);
+	int64_t uid = auth_user(c)->id;
+	const char *msg, *from, *src;
+	int64_t thread = strtoll(rc->thread, NULL, 10), account;
+	PGresult *r;
+	PGconn *pg;
+	char err[512];
+	int record, n;
+
+	if (!categories_slug_valid(rc->category))
+		return mail_invalid(c, "category", "This is not one of your categories: give the "
+		    "slug of one of them (GET /api/v1/categories lists them).");
+	if ((pg = mail_pg(c)) == NULL)
+		return c->res->status;
+	/* categories.c's lock of the user: a category deleted meanwhile waits for us. */
+	if (categories_begin(pg, uid, "recategorize", err, sizeof err) != 0)
+		return mail_tx_abort(c, pg, err);
+	if ((r = http_ctx_exec(c, DB_STMT_MAIL_CATEGORY, 2,
+	    (const char *[]){ user, rc->category })) == NULL)
+		return mail_tx_abort(c, pg, NULL);
+	n = PQntuples(r);
+	PQclear(r);
+	if (n != 1) {
+		mail_tx_abort(c, pg, NULL);
+		return mail_invalid(c, "category", "This is not one of your categories: give the "
+		    "slug of one of them (GET /api/v1/categories lists them).");
+	}
+	if ((r = http_ctx_exec(c, DB_STMT_MAIL_RECAT_THREAD, 2,
+	    (const char *[]){ user, rc->thread })) == NULL)
+		return mail_tx_abort(c, pg, NULL);
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		mail_tx_abort(c, pg, NULL);
+		return http_fail(c->res, 404, "not_found", "There is no such conversation.", NULL);
+	}
+#define MAIL_COL(i) (PQgetisnull(r, 0, (i)) ? NULL : arena_strdup(c->arena, \
+	PQgetvalue(r, 0, (i))))
+	msg = MAIL_COL(2);
+	from = MAIL_COL(3);
+	src = MAIL_COL(4);
+	rc->sender = strcmp(PQgetvalue(r, 0, 5), "received") == 0 &&
+	    *PQgetvalue(r, 0, 6) != '\0' ? MAIL_COL(6) : NULL;
+	account = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
+#undef MAIL_COL
+	PQclear(r);
+	if (rc->apply_to_sender && rc->sender == NULL) {
+		mail_tx_abort(c, pg, NULL);
+		return mail_invalid(c, "apply_to_sender", "Nobody else wrote in this conversation: "
+		    "there is no sender to sort.");
+	}
+	/* Moving mail where the user put it already teaches nothing: a second click is not
+	 * a second correction. */
+	record = msg != NULL && !(from != NULL && strcmp(from, rc->category) == 0 &&
+	    src != NULL && strcmp(src, "correction") == 0);
+	/* The model learns from the message as it was decided, before the correction is
+	 * stored (the sender's corrections are among its features). */
+	if (record && triage_learn(pg, uid, strtoll(msg, NULL, 10), from, rc->category, err,
+	    sizeof err) != 0)
+		return mail_tx_abort(c, pg, err);
+	if ((r = http_ctx_exec(c, DB_STMT_MAIL_RECAT_STORE, 9, (const char *[]){ user,
+	    rc->thread, rc->category, msg, from, rc->source, rc->sender,
+	    rc->apply_to_sender ? "true" : "false", record ? "true" : "false" })) == NULL)
+		return mail_tx_abort(c, pg, NULL);
+	PQclear(r);
+	if (rc->apply_to_sender) {
+		if ((r = http_ctx_exec(c, DB_STMT_MAIL_SENDER_SET, 3,
+		    (const char *[]){ user, rc->sender, rc->category })) == NULL)
+			return mail_tx_abort(c, pg, NULL);
+		PQclear(r);
+	}
+	/* The thread's reply state follows its categories (Actioned ends a wait), and the
+	 * mailbox gets the new keyword: both queued in this transaction. */
+	if (replies_update_threads(pg, uid, &thread, 1, err, sizeof err) < 0 ||
+	    writeback_enqueue(pg, uid, account, err, sizeof err) < 0)
+		return mail_tx_abort(c, pg, err);
+	if (categories_commit(pg, "recategorize", err, sizeof err) != 0)
+		return mail_tx_abort(c, pg, err);
+	return 0;
+}
+
+/* Lets sender through the cold-email screen for good and triages again the messages of
+ * theirs it held (triage_allow_sender, in its own transaction). Returns 0 with how many,
+ * or the status with c->res failed. */
+static int
+mail_allow(struct http_ctx *c, const char *sender, long *retriaged)
+{
+	PGconn *pg = mail_pg(c);
+	char err[512];
+
+	*retriaged = 0;
+	if (pg == NULL)
+		return c->res->status;
+	if (triage_allow_sender(pg, auth_user(c)->id, sender, retriaged, err, sizeof err) != 0)
+		return mail_tx_abort(c, pg, err);
+	return 0;
+}
+
+/* Where a change sends a browser without htmx back to: the page it came from when that
+ * is the inbox or a thread of this site, else fallback. */
+static const char *
+mail_next(struct http_ctx *c, const char *fallback)
+{
+	const char *v = form_value(c, "next");
+
+	if (strlen(v) > 2000 || !((strncmp(v, "/inbox", 6) == 0 && (v[6] == '\0' ||
+	    v[6] == '?')) || (strncmp(v, "/threads/", 9) == 0 && v[9] >= '0' && v[9] <= '9')))
+		return fallback;
+	for (const char *p = v; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x21 || *p == 0x7f || *p == '\\')
+			return fallback;
+	}
+	return v;
+}
+
+/* Whether the request's form has name=value (the markers the forms' hx-include sends:
+ * which parts of the page the browser shows). */
+static int
+mail_form_has(struct http_ctx *c, const char *name, const char *value)
+{
+	for (size_t i = 0; i < c->req->form.len; i++) {
+		if (strcmp(c->req->form.items[i].name, name) == 0 &&
+		    strcmp(c->req->form.items[i].value, value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Appends fragment of template name, rendered with ctx (stolen), to the response as the
+ * new content of the element with id target (an htmx out-of-band swap: the wrapper's
+ * children replace the target's). */
+static int
+mail_render_part(struct http_ctx *c, const char *target, const char *name,
+    const char *fragment, json_t *ctx)
+{
+	char err[256];
+	int rc = -1;
+
+	if (ctx != NULL && page_templates() != NULL) {
+		json_object_set_new(ctx, "csrf", json_string(auth_csrf_token(c)));
+		buf_printf(&c->res->body, "<div hx-swap-oob=\"innerHTML:#%s\">", target);
+		rc = tmpl_render(page_templates(), name, fragment, ctx, &c->res->body, err,
+		    sizeof(err));
+		buf_puts(&c->res->body, "</div>\n");
+	}
+	json_decref(ctx);
+	if (rc != 0) {
+		log_err("rendering %s#%s: %s", name, fragment, page_templates() != NULL ? err :
+		    "templates not loaded");
+		c->res->body.len = 0;
+		return http_fail(c->res, 500, NULL, NULL, NULL);
+	}
+	return 0;
+}
+
+/* The answer to a change of thread: a browser without htmx goes back to next; htmx gets
+ * the parts of the page it shows (the list's row, the reading pane, the navigation and
+ * its counts) redrawn, each swapped out of band. */
+static int
+mail_answer_change(struct http_ctx *c, const char *thread, const char *next)
+{
+	int has_nav = kvlist_get(&c->req->form, "list_category") != NULL;
+	int row = mail_form_has(c, "row", thread), pane = mail_form_has(c, "pane", thread);
+	json_t *cats, *menu, *th;
+	long total = 0;
+
+	if (!c->req->hx_request || (!has_nav && !row && !pane))
+		return page_redirect(c, next);
+	if ((cats = mail_categories(c, has_nav, &total)) == NULL)
+		return c->res->status;
+	menu = mail_menu(c, cats);
+	c->res->body.len = 0;
+	if (row) {
+		struct mail_list_in in;
+		struct mail_list_out out;
+
+		memset(&in, 0, sizeof(in));
+		in.limit = 1;
+		in.thread = thread;
+		search_parse(NULL, &in.sq);
+		in.parsed = 1;
+		if (mail_list_run(c, &in, NULL, &out) != 0) {
+			mail_list_in_free(&in);
+			return c->res->status;
+		}
+		mail_list_in_free(&in);
+		mail_owned(c, out.threads);
+		mail_rows_decorate(c, out.threads, cats, menu, next);
+		if (json_array_size(out.threads) == 1 && mail_render_part(c, arena_printf(c->arena,
+		    "row-%s", thread), "pages/inbox.html", "row", json_pack("{s:O}", "t",
+		    json_array_get(out.threads, 0))) != 0)
+			return c->res->status;
+	}
+	if (pane) {
+		if (mail_thread_load(c, 0, thread, &th) != 0)
+			return c->res->status;
+		mail_thread_decorate(c, th, cats, menu);
+		if (mail_render_part(c, "reading-pane", "pages/thread.html", "pane-body",
+		    json_pack("{s:o, s:s}", "thread", th, "time_zone", mail_time_zone(c))) != 0)
+			return c->res->status;
+	}
+	if (has_nav) {
+		const char *cur = form_value(c, "list_category");
+		json_t *nav = mail_nav(c, cats, total, *cur != '\0' ? cur : NULL);
+
+		if (nav == NULL || mail_render_part(c, "category-nav", "pages/inbox.html", "nav",
+		    json_pack("{s:o}", "nav", nav)) != 0)
+			return c->res->status;
+	}
+	c->res->content_type = "text/html; charset=utf-8";
+	http_response_header(c->res, "Vary", "HX-Request");
+	return 200;
+}
+
+int
+page_mail_thread_category(struct http_ctx *c)
+{
+	const char *id = http_param(c->req, "id");
+	struct mail_recat rc = { .thread = id, .source = "dashboard" };
+	const char *next = mail_next(c, arena_printf(c->arena, "/threads/%s", id));
+	int status;
+
+	rc.category = form_value(c, "category");
+	rc.apply_to_sender = *form_value(c, "apply_to_sender") != '\0';
+	if (*rc.category == '\0')
+		return mail_invalid(c, "category", "Choose the category to move the conversation "
+		    "to.");
+	if ((status = mail_recategorize(c, &rc)) != 0)
+		return status;
+	return mail_answer_change(c, id, next);
+}
+
+/* The sender of one of the user's received messages (lower case) and its thread ("" for
+ * none); 0, or the status with c->res failed (404: no such message from someone). */
+static int
+mail_sender_of(struct http_ctx *c, const char *message, const char **sender,
+    const char **thread)
+{
+	PGresult *r = http_ctx_exec(c, DB_STMT_MAIL_SENDER_OF, 2,
+	    (const char *[]){ mail_user_id(c), message });
+
+	if (r == NULL)
+		return c->res->status;
+	if (PQntuples(r) != 1) {
+		PQclear(r);
+		return http_fail(c->res, 404, "not_found", "There is no such message from someone "
+		    "else.", NULL);
+	}
+	*sender = arena_strdup(c->arena, PQgetvalue(r, 0, 0));
+	*thread = arena_strdup(c->arena, PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return 0;
+}
+
+int
+page_mail_sender_allow(struct http_ctx *c)
+{
+	const char *message = form_value(c, "message"), *sender, *thread;
+	long retriaged;
+	int64_t id;
+	int status;
+
+	if (util_parse_int64(message, 1, INT64_MAX, &id) != 0)
+		return mail_invalid(c, "message", "Say which message's sender to allow.");
+	if ((status = mail_sender_of(c, message, &sender, &thread)) != 0 ||
+	    (status = mail_allow(c, sender, &retriaged)) != 0)
+		return status;
+	if (*thread == '\0')
+		return page_redirect(c, mail_next(c, "/inbox"));
+	return mail_answer_change(c, thread, mail_next(c, arena_printf(c->arena,
+	    "/threads/%s", thread)));
+}
+
+/* Whether the request comes from the browser extension (its access tokens). */
+static int
+mail_via_extension(struct http_ctx *c)
+{
+	const char *a = c->req->authorization;
+
+	if (auth_user(c)->via != AUTH_TOKEN || a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+		return 0;
+	a += 7;
+	a += strspn(a, " ");
+	return strncmp(a, API_TOKEN_ACCESS_PREFIX, strlen(API_TOKEN_ACCESS_PREFIX)) == 0;
+}
+
+int
+api_mail_thread_category(struct http_ctx *c)
+{
+	const char *id = http_param(c->req, "id");
+	struct mail_recat rc = { .thread = id };
+	json_t *body = c->req->json, *cat, *apply, *thread;
+	struct form f;
+	int status;
+
+	if (!json_is_object(body))
+		return mail_not_json(c);
+	cat = json_object_get(body, "category");
+	apply = json_object_get(body, "apply_to_sender");
+	form_init(&f, c, "category");
+	if (!json_is_string(cat) || json_string_length(cat) == 0)
+		form_error(&f, "category", "The slug of one of your categories, such as \"fyi\".");
+	if (apply != NULL && !json_is_boolean(apply))
+		form_error(&f, "apply_to_sender", "true or false.");
+	if (f.nerrors > 0)
+		return http_fail(c->res, 400, "invalid_input", "Some fields are not valid.",
+		    form_details(&f));
+	form_free(&f);
+	rc.category = json_string_value(cat);
+	rc.apply_to_sender = json_is_true(apply);
+	rc.source = mail_via_extension(c) ? "extension" : "api";
+	if ((status = mail_recategorize(c, &rc)) != 0)
+		return status;
+	if (mail_thread_load(c, 1, id, &thread) != 0)
+		return c->res->status;
+	http_response_json(c->res, 200, thread);
+	return 200;
+}
+
+/* Whether s looks like an email address: one line of 3 to 254 characters, an '@' with
+ * something on each side, no white space. */
+static int
+mail_address_valid(const char *s)
+{
+	const char *at = strrchr(s, '@');
+	long n = util_text_chars(s);
+
+	return n >= 3 && n <= 254 && at != NULL && at != s && at[1] != '\0' &&
+	    strpbrk(s, " \t") == NULL;
+}
+
+int
+api_mail_sender_allow(struct http_ctx *c)
+{
+	json_t *body = c->req->json, *sj, *mj;
+	const char *sender, *thread;
+	long retriaged;
+	int status;
+
+	if (!json_is_object(body))
+		return mail_not_json(c);
+	sj = json_object_get(body, "sender");
+	mj = json_object_get(body, "message_id");
+	if ((sj == NULL) == (mj == NULL))
+		return mail_invalid(c, "sender", "Give the sender's address (\"sender\") or one "
+		    "of their messages (\"message_id\"), not both.");
+	if (mj != NULL) {
+		if (!json_is_integer(mj) || json_integer_value(mj) < 1)
+			return mail_invalid(c, "message_id", "The id of a message, a number.");
+		status = mail_sender_of(c, arena_printf(c->arena, "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(mj)), &sender, &thread);
+		if (status != 0)
+			return status;
+	} else {
+		if (!json_is_string(sj) || !mail_address_valid(json_string_value(sj)))
+			return mail_invalid(c, "sender", "An email address, such as "
+			    "ana@example.com.");
+		sender = json_string_value(sj);
+	}
+	if ((status = mail_allow(c, sender, &retriaged)) != 0)
+		return status;
+	http_response_json(c->res, 200, json_pack("{s:s, s:b, s:I}", "sender", sender,
+	    "allowed", 1, "retriaged", (json_int_t)retriaged));
+	return 200;
+}
+
+int
+api_mail_category_counts(struct http_ctx *c)
+{
+	long total = 0;
+	json_t *cats = mail_categories(c, 1, &total), *out, *k;
+	size_t i;
+
+	if (cats == NULL)
+		return c->res->status;
+	out = json_array();
+	json_array_foreach(cats, i, k) {
+		json_array_append_new(out, json_pack("{s:O, s:O, s:O, s:O, s:O}", "slug",
+		    json_object_get(k, "slug"), "name", json_object_get(k, "name"), "colour",
+		    json_object_get(k, "colour"), "hidden", json_object_get(k, "hidden"),
+		    "threads", json_object_get(k, "threads")));
+	}
+	http_response_json(c->res, 200, json_pack("{s:o, s:I}", "categories", out, "all",
+	    (json_int_t)total));
 	return 200;
 }

@@ -100,6 +100,15 @@ const struct route routes[] = {
 	    ROUTE_SESSION | ROUTE_TOKEN | ROUTE_JSON, "read" },
 	{ "GET", "/api/v1/messages/{id:int}", api_mail_message,
 	    ROUTE_SESSION | ROUTE_TOKEN | ROUTE_JSON, "read" },
+	{ "POST", "/threads/{id:int}/category", page_mail_thread_category,
+	    ROUTE_SESSION | ROUTE_CSRF, NULL },
+	{ "POST", "/senders/allow", page_mail_sender_allow, ROUTE_SESSION | ROUTE_CSRF, NULL },
+	{ "POST", "/api/v1/threads/{id:int}/category", api_mail_thread_category,
+	    ROUTE_SESSION | ROUTE_TOKEN | ROUTE_JSON | ROUTE_CSRF, "write" },
+	{ "POST", "/api/v1/senders/allow", api_mail_sender_allow,
+	    ROUTE_SESSION | ROUTE_TOKEN | ROUTE_JSON | ROUTE_CSRF, "write" },
+	{ "GET", "/api/v1/categories/counts", api_mail_category_counts,
+	    ROUTE_SESSION | ROUTE_TOKEN | ROUTE_JSON, "read" },
 	/* END page-mail.c */
 	/* page-triage.c: categories and rules. The API's reads take the read scope,
 	 * changes write. */

@@ -88,6 +88,13 @@ int page_mail_body(struct http_ctx *c);
 int api_mail_threads(struct http_ctx *c);
 int api_mail_thread(struct http_ctx *c);
 int api_mail_message(struct http_ctx *c);
+/* Triage in the dashboard and the API: moving a thread to a category (a correction),
+ * allowing a first-time sender, the categories' counts. */
+int page_mail_thread_category(struct http_ctx *c);
+int page_mail_sender_allow(struct http_ctx *c);
+int api_mail_thread_category(struct http_ctx *c);
+int api_mail_sender_allow(struct http_ctx *c);
+int api_mail_category_counts(struct http_ctx *c);
 /* END page-mail.c */
 
 /* page-triage.c: categories and triage rules, the settings pages and the JSON API */

@@ -1164,6 +1164,8 @@ out:
 	if (locked == 1)
 		writeback_mailbox_unlock(c, account_id);
 	sync_record(&run, s);
+	if (run.st->stored > 0)
+		triage_enqueue(c, user_id);	/* new mail: classify it (a "triage" job) */
 	snprintf(err, errlen, "%s", s == PROVIDER_OK ? "" : run.err);
 	for (int i = 0; i < nfolders; i++)
 		free(folders[i].name);

@@ -9,6 +9,7 @@
 #ifndef MAILROOM_TRIAGE_H
 #define MAILROOM_TRIAGE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -112,6 +113,7 @@ struct triage_reason {
 #define TRIAGE_SOURCE_CLASSIFIER "classifier"
 #define TRIAGE_SOURCE_RULE "rule"
 #define TRIAGE_SOURCE_SENDER "sender"
+#define TRIAGE_SOURCE_SCREENING "screening"
 
 struct triage_decision {
 	char category[TRIAGE_SLUG_SIZE];
@@ -152,9 +154,10 @@ json_t *triage_reasons_json(const struct triage_decision *d);
 
 /* Classifies the stored message row of user_id (the user's rules of app/rules.c first,
  * then the sender's category, thread state and calendar, the classifier with the
- * user's model) and stores the decision
+ * user's model, then the cold-email screen of the user's settings) and stores the
+ * decision
  * (category, confidence, source, reasons, rule, triaged_at; the thread's category when
- * it is the thread's latest message). out may be NULL. -1 with err when the message is
+ * it is the thread's latest message; the thread's reply state). out may be NULL. -1 with err when the message is
  * not the user's or the database fails (nothing changes). */
 int triage_db_classify(PGconn *c, int64_t user_id, int64_t row, struct triage_decision *out,
     char *err, size_t errlen);
@@ -164,10 +167,41 @@ int triage_db_classify(PGconn *c, int64_t user_id, int64_t row, struct triage_de
 int triage_db_explain(PGconn *c, int64_t user_id, const struct mime_message *mm,
     struct triage_decision *out, char *err, size_t errlen);
 
+/* Messages read, decided and stored together by triage_db_pending. */
+#define TRIAGE_DB_BATCH 250
+
 /* Classifies up to limit untriaged messages (triaged_at IS NULL) of user_id (0: of every
- * user), oldest first, in one transaction (or the caller's); *done says how many. */
+ * user), oldest first, in batches of TRIAGE_DB_BATCH, in one transaction (or the
+ * caller's); *done says how many. A message corrected meanwhile keeps its correction. */
 int triage_db_pending(PGconn *c, int64_t user_id, long limit, long *done, char *err,
     size_t errlen);
+
+/* The "triage" job: classifies a user's untriaged messages (app/cli-worker.c). */
+#define TRIAGE_JOB_ATTEMPTS 10
+
+/* The triage job's work: classifies every untriaged message of user_id, a transaction
+ * per TRIAGE_DB_BATCH, polling stop (may be NULL) between them, then queues the
+ * write-back of the user's accounts (writeback_enqueue) when it classified any. Returns
+ * 0 when all is done, 1 when stopped (what was done is kept), -1 with err; *done says
+ * how many messages were classified. */
+int triage_job_run(PGconn *c, int64_t user_id, const atomic_int *stop, long *done,
+    char *err, size_t errlen);
+
+/* Queues a triage job for user_id (payload {"user_id": N}, unique key "triage:<user>":
+ * nothing is added while one is queued or running). Returns its id, or -1 (logged). */
+int64_t triage_enqueue(PGconn *c, int64_t user_id);
+/* Queues one for every user who has untriaged messages (the periodic scheduler's safety
+ * net). Returns how many users, or -1 with err. */
+long triage_enqueue_pending(PGconn *c, char *err, size_t errlen);
+
+/* The cold-email screen's "allow": lets sender (an address, or a domain: "example.com"
+ * or "@example.com") of user_id through for good (a sender_categories row with no
+ * category; a row the sender has already is kept), and classifies again the messages
+ * the screen caught from them. In one transaction (or the caller's); *retriaged says how
+ * many messages. -1 with err when sender is not an address or a domain, or the database
+ * fails (nothing changes). */
+int triage_allow_sender(PGconn *c, int64_t user_id, const char *sender, long *retriaged,
+    char *err, size_t errlen);
 
 /* Learns a correction: the stored message row of user_id moved from category from (NULL
  * or "" when it had none) to category to. The features of the message are counted for

@@ -3,7 +3,9 @@
 // thread in the reading pane and on its own page, where the HTML body sits in a
 // sandboxed frame; a body full of XSS runs nothing (no dialog, no console error, no CSP
 // violation, no request to another origin); a search narrows the list and a bad one is
-// explained next to the box. On a desktop and on a phone, with screenshots.
+// explained next to the box; a thread moved to another category from its row's menu
+// (htmx) shows its new chip and the navigation counts it there, and on a desktop the
+// reading pane's menu moves it too. On a desktop and on a phone, with screenshots.
 //
 // Needs MAILROOM_TEST_MAIL_SEED (the mail-seed program) and DATABASE_URL (the stack's
 // database), which ./contrib/dev test sets in its browser stage.
@@ -30,6 +32,23 @@ async function userWithMail(ctx, page, tag) {
   await Promise.all([page.waitForURL('**/inbox'), page.click('#sign-up')]);
   const out = execFileSync(seeder, [email], { env: process.env, encoding: 'utf8', timeout: 60000 });
   return JSON.parse(out);
+}
+
+// The count the category navigation shows for slug ("all": All mail).
+async function navCount(page, slug) {
+  return Number(await page.textContent(`#category-nav a[data-category="${slug}"] .nav-count`));
+}
+
+// Moves a thread with the menu inside scope (a row or the reading pane) and waits until
+// the row of the thread shows the category's name.
+async function recategorize(ctx, page, scope, thread, slug, name) {
+  await page.click(`${scope} summary.recat-toggle`);
+  await page.click(`${scope} .recat-menu button[name="category"][value="${slug}"]`);
+  await page.waitForFunction(([sel, want]) => {
+    const n = document.querySelector(sel);
+    return n && n.textContent === want;
+  }, [`#row-${thread} .recat-name`, name], { timeout: 10000 });
+  await ctx.htmxIdle(page);
 }
 
 async function rowIds(page) {
@@ -85,6 +104,18 @@ async function flow(ctx, vp) {
   ctx.assert(new Set(ids).size === ids.length, 'a thread is listed twice');
   ctx.assert(!(await page.$('#load-more')), 'an "Older" link after the last page');
 
+  // One click moves a thread to a category: its chip and the navigation's counts change
+  // in place, the list stays where it was.
+  const fyi = await navCount(page, 'fyi');
+  const all = await navCount(page, 'all');
+  ctx.assert(all === seed.threads, `All mail counts ${all}, the seed made ${seed.threads}`);
+  await recategorize(ctx, page, `#row-${seed.pair.thread}`, seed.pair.thread, 'fyi', 'FYI');
+  ctx.assert(await navCount(page, 'fyi') === fyi + 1, 'FYI does not count the moved thread');
+  ctx.assert(await navCount(page, 'all') === all, 'All mail changed its count');
+  ctx.assert((await rowIds(page)).length === seed.threads, 'the loaded rows were lost');
+  ctx.assert(page.url().endsWith('/inbox'), `the address changed to ${page.url()}`);
+  await ctx.screenshot(page, `mail-recategorized-${vp}`);
+
   if (vp === 'desktop') {
     // The reading pane: the thread replaces it, the body in its sandboxed frame.
     await page.click(`#thread-rows a[data-thread="${seed.xss.thread}"]`);
@@ -93,6 +124,14 @@ async function flow(ctx, vp) {
     ctx.assert(page.url().endsWith('/inbox'), `the address changed to ${page.url()}`);
     await checkBodyFrame(ctx, page, seed);
     await ctx.screenshot(page, `mail-reading-pane-${vp}`);
+    // Its own menu moves it: the pane, its row and the navigation follow.
+    const notif = await navCount(page, 'notification');
+    await recategorize(ctx, page, '#thread-category', seed.xss.thread, 'notification', 'Notification');
+    ctx.assert((await page.textContent('#thread-category .recat-name')) === 'Notification',
+      'the pane does not show the new category');
+    ctx.assert(await navCount(page, 'notification') === notif + 1, 'Notification does not count it');
+    await page.click('#reading-pane details.why summary').catch(() => {});
+    await ctx.screenshot(page, `mail-pane-recategorized-${vp}`);
   }
 
   // The thread's own page.

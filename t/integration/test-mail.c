@@ -5,7 +5,10 @@
  * first; filters and every search operator give exactly the threads a model of the seed
  * data predicts; a bad query and a bad cursor are refused with a clear message; another
  * user's ids are 404 on every route; the body route and the pages carry the right
- * Content-Security-Policy; the JSON has its documented shape.
+ * Content-Security-Policy; the JSON has its documented shape. Triage in the dashboard:
+ * moving a thread to a category (page, htmx, API) stores it, records the correction and
+ * teaches the model; the navigation's counts match the database; the reasons, the
+ * screen's "Allow" and the reply tracking's ages show.
  * Usage: test-mail [suite...]; needs MAILROOM_TEST_URL and DATABASE_URL. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -640,14 +643,17 @@ test_filters(void)
 	check_search(path, 2, p_account_b, NULL);
 	free(path);
 
-	/* Categories: the view exists and says why it is empty. */
-	st = get_token(&r, "/api/v1/threads?category=fyi", token_read);
+	/* Categories: an empty one says so (the triage suite puts no mail in this one). */
+	st = get_token(&r, "/api/v1/threads?category=meeting-update", token_read);
 	EXPECT(st == 200 && strstr(r.body, "\"threads\":[]") != NULL, &r,
-	    "no thread is categorized yet");
-	st = iweb_get(w1, "/inbox?category=fyi");
+	    "no thread is in Meeting update");
+	st = iweb_get(w1, "/inbox?category=meeting-update");
 	EXPECT_STATUS(st, 200, iweb_last(w1));
-	EXPECT(iweb_body_has(w1, "Sorting mail into categories is not available yet") &&
+	EXPECT((iweb_body_has(w1, "No mail has been sorted into categories yet.") ||
+	    iweb_body_has(w1, "No conversation is in Meeting update right now.")) &&
 	    !iweb_body_has(w1, "data-thread="), iweb_last(w1), "the category view explains");
+	EXPECT(!iweb_body_has(w1, "not available yet"), iweb_last(w1),
+	    "sorting into categories is available");
 	st = iweb_get(w1, "/inbox");
 	EXPECT(iweb_body_has(w1, ">All mail</h1>") && iweb_body_has(w1, "name=\"account\""),
 	    iweb_last(w1), "All mail is the default view, with the account filter");
@@ -980,6 +986,580 @@ test_json_shapes(void)
 	itest_response_free(&r);
 }
 
+/* ---- Triage in the dashboard and the API --------------------------------------------- */
+
+/* The thread of seeded thread number t, and the row of its message j in *msg. */
+static int64_t
+seed_thread(int t, int j, int64_t *msg)
+{
+	char id[48];
+
+	snprintf(id, sizeof(id), "t%d.m%d@seed.example", t, j);
+	for (size_t i = 0; i < nmsgs; i++) {
+		if (strcmp(msgs[i].message_id, id) == 0) {
+			if (msg != NULL)
+				*msg = msgs[i].row;
+			return msgs[i].thread;
+		}
+	}
+	CU_FAIL_FATAL("no such seeded message");
+	return 0;
+}
+
+/* A number the database gives (-1 for none). */
+static double
+sql_num(const char *sql, int n, const char *const *p)
+{
+	char *v = iweb_sql_value(sql, n, p);
+	double x = v != NULL ? strtod(v, NULL) : -1;
+
+	free(v);
+	return x;
+}
+
+/* A text the database gives ("" for none), malloc'd. */
+static char *
+sql_text(const char *sql, int n, const char *const *p)
+{
+	char *v = iweb_sql_value(sql, n, p);
+
+	return v != NULL ? v : strdup("");
+}
+
+static long
+post_json(struct itest_response *r, const char *path, const char *token, const char *body)
+{
+	char *auth = itest_asprintf("Authorization: Bearer %s", token);
+	const char *headers[3] = { auth, "Content-Type: application/json", NULL };
+	long st;
+
+	itest_response_free(r);
+	st = itest_request(NULL, r, "POST", path, headers, body, strlen(body)) == 0 ?
+	    r->status : 0;
+	free(auth);
+	return st;
+}
+
+/* The count the navigation in body shows for slug ("all": All mail), or -1. */
+static long
+nav_count(const char *body, const char *slug)
+{
+	const char *nav = strstr(body, "<nav aria-label=\"Categories\">");
+	const char *end = nav != NULL ? strstr(nav, "</nav>") : NULL;
+	char *key = itest_asprintf("data-category=\"%s\"", slug);
+	const char *p = end != NULL ? strstr(nav, key) : NULL;
+	long n = -1;
+
+	if (p != NULL && p < end && (p = strstr(p, "class=\"nav-count")) != NULL && p < end &&
+	    (p = strchr(p, '>')) != NULL)
+		n = strtol(p + 1, NULL, 10);
+	free(key);
+	return n;
+}
+
+/* Every count of the navigation in body is what the database says. */
+static void
+check_nav_counts(const char *body, const struct itest_response *r, const char *when)
+{
+	PGresult *q = iweb_sql("SELECT c.slug, count(t.id) FROM categories c "
+	    "LEFT JOIN mail_threads t ON t.user_id = c.user_id AND t.category = c.slug "
+	    "AND t.last_date IS NOT NULL WHERE c.user_id = $1 AND NOT c.hidden "
+	    "GROUP BY c.slug, c.position ORDER BY c.position", 1, (const char *[]){ uid1 });
+	double all = sql_num("SELECT count(*) FROM mail_threads WHERE user_id = $1 "
+	    "AND last_date IS NOT NULL", 1, (const char *[]){ uid1 });
+	long sorted = 0;
+
+	CU_ASSERT_FATAL(q != NULL && PQntuples(q) >= 8);
+	for (int i = 0; i < PQntuples(q); i++) {
+		long want = strtol(PQgetvalue(q, i, 1), NULL, 10);
+		long got = nav_count(body, PQgetvalue(q, i, 0));
+
+		sorted += want;
+		EXPECT(got == want, r, "%s: the navigation counts %ld threads in %s, the database %ld",
+		    when, got, PQgetvalue(q, i, 0), want);
+	}
+	EXPECT(nav_count(body, "all") == (long)all, r, "%s: All mail counts %ld, the database %.0f",
+	    when, nav_count(body, "all"), all);
+	EXPECT(sorted > 0, r, "%s: some threads are sorted (a count of 0 everywhere proves "
+	    "nothing)", when);
+	PQclear(q);
+}
+
+static long
+corrections(void)
+{
+	return (long)sql_num("SELECT count(*) FROM triage_corrections WHERE user_id = $1", 1,
+	    (const char *[]){ uid1 });
+}
+
+static void
+test_recat_page(void)
+{
+	int64_t latest, t;
+	char *tid, *path, *v, *latest_s;
+	double feat, docs;
+	long before, st;
+
+	seed();
+	/* Invoice 3: Ada, me, Ada, me. The model learns from Ada's second message. */
+	t = seed_thread(3, 0, NULL);
+	seed_thread(3, 2, &latest);
+	tid = itest_asprintf("%" PRId64, t);
+	latest_s = itest_asprintf("%" PRId64, latest);
+	path = itest_asprintf("/threads/%s/category", tid);
+	feat = sql_num("SELECT coalesce(sum(count), 0) FROM triage_features WHERE user_id = $1 "
+	    "AND category = 'marketing'", 1, (const char *[]){ uid1 });
+	docs = sql_num("SELECT coalesce(sum(documents), 0) FROM triage_totals WHERE user_id = $1 "
+	    "AND category = 'marketing'", 1, (const char *[]){ uid1 });
+	before = corrections();
+	/* Write-back is for IMAP accounts: this one is one now (no worker runs it here). */
+	iweb_sql_value("UPDATE mail_accounts SET provider = 'imap' WHERE id = $1 RETURNING id", 1,
+	    (const char *[]){ acct[0] });
+
+	st = iweb_get(w1, "/inbox");
+	EXPECT_STATUS(st, 200, iweb_last(w1));
+	EXPECT(iweb_body_has(w1, "action=\"/threads/") &&
+	    iweb_body_has(w1, "<button type=\"submit\" name=\"category\" value=\"fyi\""),
+	    iweb_last(w1), "each row has the recategorize menu");
+	st = iweb_post(w1, path, (const char *const[]){ "category", "marketing", "next",
+	    "/inbox?category=marketing", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 303, iweb_last(w1));
+	EXPECT(strcmp(iweb_location(w1), "/inbox?category=marketing") == 0, iweb_last(w1),
+	    "back to the list: %s", iweb_location(w1));
+
+	v = sql_text("SELECT category FROM mail_threads WHERE id = $1", 1,
+	    (const char *[]){ tid });
+	EXPECT(strcmp(v, "marketing") == 0, NULL, "the thread is in Marketing: %s", v);
+	free(v);
+	EXPECT(sql_num("SELECT count(*) FROM mail_messages WHERE thread_id = $1 AND "
+	    "category = 'marketing' AND category_source = 'correction' AND "
+	    "category_confidence = 1 AND category_reasons = '[\"You moved it here\"]' AND "
+	    "triaged_at IS NOT NULL", 1, (const char *[]){ tid }) == 4, NULL,
+	    "each of its 4 messages is decided by the user");
+	v = sql_text("SELECT concat_ws('|', source, to_category, message_id, "
+	    "apply_to_sender::text, coalesce(sender::text, '')) FROM triage_corrections WHERE user_id = $1 "
+	    "ORDER BY id DESC LIMIT 1", 1, (const char *[]){ uid1 });
+	{
+		char *want = itest_asprintf("dashboard|marketing|%s|false|ada@example.org",
+		    latest_s);
+
+		EXPECT(strcmp(v, want) == 0, NULL, "the correction: %s, expected %s", v, want);
+		free(want);
+	}
+	free(v);
+	EXPECT(corrections() == before + 1, NULL, "one correction recorded");
+	EXPECT(sql_num("SELECT coalesce(sum(count), 0) FROM triage_features WHERE user_id = $1 "
+	    "AND category = 'marketing'", 1, (const char *[]){ uid1 }) > feat &&
+	    sql_num("SELECT coalesce(sum(documents), 0) FROM triage_totals WHERE user_id = $1 "
+	    "AND category = 'marketing'", 1, (const char *[]){ uid1 }) == docs + 1, NULL,
+	    "the model learned the correction");
+	EXPECT(sql_num("SELECT count FROM triage_features WHERE user_id = $1 AND "
+	    "category = 'marketing' AND feature = 's:ada@example.org'", 1,
+	    (const char *[]){ uid1 }) >= 1, NULL, "the model knows the sender now");
+	EXPECT(sql_num("SELECT count(*) FROM jobs WHERE unique_key = 'writeback:' || $1", 1,
+	    (const char *[]){ acct[0] }) >= 1, NULL, "the write-back to the mailbox is queued");
+
+	/* The same move again is no second correction. */
+	st = iweb_post(w1, path, (const char *const[]){ "category", "marketing", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 303, iweb_last(w1));
+	EXPECT(corrections() == before + 1, NULL, "a second click teaches nothing new");
+	/* Back to this site's pages only. */
+	st = iweb_post(w1, path, (const char *const[]){ "category", "marketing", "next",
+	    "https://evil.example/", NULL }, 1, NULL);
+	v = itest_asprintf("/threads/%s", tid);
+	EXPECT(st == 303 && strcmp(iweb_location(w1), v) == 0, iweb_last(w1),
+	    "a foreign next is not followed: %s", iweb_location(w1));
+	free(v);
+
+	/* The thread page shows where it is, and the list of Marketing has it. */
+	st = iweb_get(w1, "/inbox?category=marketing");
+	v = itest_asprintf("data-thread=\"%s\"", tid);
+	EXPECT(st == 200 && iweb_body_has(w1, v), iweb_last(w1), "listed in Marketing");
+	free(v);
+	check_nav_counts(w1->last.body, iweb_last(w1), "after a move");
+	free(path);
+	free(tid);
+	free(latest_s);
+}
+
+static void
+test_recat_htmx(void)
+{
+	const char *hx[] = { "HX-Request: true", NULL };
+	int64_t t, other;
+	char *tid, *oid, *path, *want;
+	long st;
+
+	seed();
+	t = seed_thread(6, 0, NULL);
+	other = seed_thread(8, 0, NULL);
+	tid = itest_asprintf("%" PRId64, t);
+	oid = itest_asprintf("%" PRId64, other);
+	path = itest_asprintf("/threads/%s/category", tid);
+	st = iweb_get(w1, "/inbox");
+	/* As the menu sends it from the inbox with this thread in its reading pane. */
+	st = iweb_post_headers(w1, path, (const char *const[]){ "category", "fyi", "next",
+	    "/inbox", "row", tid, "row", oid, "pane", tid, "list_category", "", NULL }, 1, NULL,
+	    hx);
+	EXPECT_STATUS(st, 200, iweb_last(w1));
+	want = itest_asprintf("<div hx-swap-oob=\"innerHTML:#row-%s\">", tid);
+	EXPECT(iweb_body_has(w1, want) && iweb_body_has(w1,
+	    "<div hx-swap-oob=\"innerHTML:#reading-pane\">") && iweb_body_has(w1,
+	    "<div hx-swap-oob=\"innerHTML:#category-nav\">"), iweb_last(w1),
+	    "the row, the pane and the navigation are redrawn");
+	free(want);
+	want = itest_asprintf("#row-%s\"", oid);
+	EXPECT(!iweb_body_has(w1, want) && !iweb_body_has(w1, "<html"), iweb_last(w1),
+	    "nothing else");
+	free(want);
+	EXPECT(iweb_body_has(w1, "<span class=\"recat-name\">FYI</span>"), iweb_last(w1),
+	    "the new chip");
+	check_nav_counts(w1->last.body, iweb_last(w1), "the redrawn navigation");
+	/* From a page that shows none of these parts: where to go. */
+	st = iweb_post_headers(w1, path, (const char *const[]){ "category", "fyi", "next",
+	    "/inbox?category=fyi", NULL }, 1, NULL, hx);
+	EXPECT(st == 200 && itest_header(&w1->last, "HX-Redirect") != NULL &&
+	    strcmp(itest_header(&w1->last, "HX-Redirect"), "/inbox?category=fyi") == 0,
+	    iweb_last(w1), "HX-Redirect to next");
+	free(path);
+	free(tid);
+	free(oid);
+}
+
+static void
+test_recat_sender_and_refusals(void)
+{
+	int64_t t, t3;
+	char *tid, *path, *v, *dump;
+	long before, st;
+
+	seed();
+	/* Quarterly report 7, from Charles: his mail goes to Notification from now on. */
+	t = seed_thread(7, 0, NULL);
+	tid = itest_asprintf("%" PRId64, t);
+	path = itest_asprintf("/threads/%s/category", tid);
+	st = iweb_get(w1, "/inbox");
+	st = iweb_post(w1, path, (const char *const[]){ "category", "notification",
+	    "apply_to_sender", "1", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 303, iweb_last(w1));
+	v = sql_text("SELECT coalesce(category, 'NULL') FROM sender_categories "
+	    "WHERE user_id = $1 AND sender = 'charles@engine.example'", 1,
+	    (const char *[]){ uid1 });
+	EXPECT(strcmp(v, "notification") == 0, NULL, "the sender is sorted: %s", v);
+	free(v);
+	v = sql_text("SELECT concat_ws('|', apply_to_sender::text, sender) FROM triage_corrections "
+	    "WHERE user_id = $1 ORDER BY id DESC LIMIT 1", 1, (const char *[]){ uid1 });
+	EXPECT(strcmp(v, "true|charles@engine.example") == 0, NULL, "the correction says so: %s",
+	    v);
+	free(v);
+	free(path);
+	free(tid);
+
+	/* Refused: nothing changes. */
+	t3 = seed_thread(3, 0, NULL);
+	tid = itest_asprintf("%" PRId64, t3);
+	path = itest_asprintf("/threads/%s/category", tid);
+	before = corrections();
+	dump = iweb_db_dump();
+	st = iweb_post(w1, path, (const char *const[]){ "category", "nope", NULL }, 1, NULL);
+	EXPECT(st == 400 && iweb_body_has(w1, "not one of your categories"), iweb_last(w1),
+	    "an unknown category");
+	st = iweb_post(w1, path, (const char *const[]){ "category", "", NULL }, 1, NULL);
+	EXPECT(st == 400 && iweb_body_has(w1, "Choose the category"), iweb_last(w1),
+	    "no category");
+	st = iweb_post(w1, path, (const char *const[]){ "category", "fyi", NULL }, 0, NULL);
+	EXPECT_STATUS(st, 403, iweb_last(w1));
+	free(path);
+	path = itest_asprintf("/threads/%" PRId64 "/category", bob_thread);
+	st = iweb_post(w1, path, (const char *const[]){ "category", "fyi", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 404, iweb_last(w1));
+	free(path);
+	path = itest_asprintf("/threads/999999999/category");
+	st = iweb_post(w1, path, (const char *const[]){ "category", "fyi", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 404, iweb_last(w1));
+	v = iweb_db_dump();
+	EXPECT(strcmp(v, dump) == 0 && corrections() == before, NULL,
+	    "a refused move changes nothing in the database");
+	free(v);
+	free(dump);
+	free(path);
+	free(tid);
+}
+
+static void
+test_recat_api(void)
+{
+	struct itest_response r = { 0 };
+	json_t *doc, *m, *t, *c;
+	int64_t tn;
+	char *path, *v;
+	size_t i;
+	long st;
+	int found = 0;
+
+	seed();
+	tn = seed_thread(9, 0, NULL);
+	path = itest_asprintf("/api/v1/threads/%" PRId64 "/category", tn);
+	st = post_json(&r, path, token_write, "{\"category\": \"fyi\", \"apply_to_sender\": false}");
+	doc = itest_json(&r, NULL, 0);
+	m = json_array_get(json_object_get(doc, "messages"), 0);
+	EXPECT(st == 200 && json_integer_value(json_object_get(doc, "id")) == tn &&
+	    strcmp(json_string_value(json_object_get(doc, "category")) ?
+	    json_string_value(json_object_get(doc, "category")) : "", "fyi") == 0 &&
+	    json_is_string(json_object_get(m, "category_source")) &&
+	    strcmp(json_string_value(json_object_get(m, "category_source")), "correction") == 0 &&
+	    json_number_value(json_object_get(m, "category_confidence")) == 1.0 &&
+	    strcmp(json_string_value(json_array_get(json_object_get(m, "category_reasons"), 0)) ?
+	    json_string_value(json_array_get(json_object_get(m, "category_reasons"), 0)) : "",
+	    "You moved it here") == 0, &r, "the thread, moved, with its messages' decision");
+	json_decref(doc);
+	v = sql_text("SELECT concat_ws('|', source, to_category) FROM triage_corrections "
+	    "WHERE user_id = $1 ORDER BY id DESC LIMIT 1", 1, (const char *[]){ uid1 });
+	EXPECT(strcmp(v, "api|fyi") == 0, NULL, "recorded as the API's: %s", v);
+	free(v);
+
+	/* Refusals. */
+	st = post_json(&r, path, token_read, "{\"category\": \"fyi\"}");
+	EXPECT(st == 403 && strstr(r.body, "insufficient_scope") != NULL, &r, "scope write");
+	st = post_json(&r, path, token_write, "{\"category\": \"nope\"}");
+	EXPECT(st == 400 && strstr(r.body, "\"category\"") != NULL &&
+	    strstr(r.body, "not one of your categories") != NULL, &r, "an unknown category");
+	st = post_json(&r, path, token_write, "{\"category\": 5, \"apply_to_sender\": \"yes\"}");
+	EXPECT(st == 400 && strstr(r.body, "\"category\"") != NULL &&
+	    strstr(r.body, "\"apply_to_sender\"") != NULL, &r, "both fields named");
+	st = post_json(&r, path, token_write, "[1]");
+	EXPECT_STATUS(st, 400, &r);
+	free(path);
+	path = itest_asprintf("/api/v1/threads/%" PRId64 "/category", bob_thread);
+	st = post_json(&r, path, token_write, "{\"category\": \"fyi\"}");
+	EXPECT_STATUS(st, 404, &r);
+	EXPECT(sql_num("SELECT count(*) FROM mail_threads WHERE id = $1 AND category IS NULL", 1,
+	    (const char *[]){ itest_asprintf("%" PRId64, bob_thread) }) == 1, NULL,
+	    "Bob's thread is untouched");
+	free(path);
+
+	/* The list gives the decision too. */
+	st = get_token(&r, "/api/v1/threads?category=fyi&limit=100", token_read);
+	doc = itest_json(&r, NULL, 0);
+	json_array_foreach(json_object_get(doc, "threads"), i, t) {
+		if (json_integer_value(json_object_get(t, "id")) != tn)
+			continue;
+		found = strcmp(json_string_value(json_object_get(t, "category_source")) ?
+		    json_string_value(json_object_get(t, "category_source")) : "", "correction") ==
+		    0 && json_number_value(json_object_get(t, "category_confidence")) == 1.0 &&
+		    json_array_size(json_object_get(t, "category_reasons")) == 1 &&
+		    json_is_null(json_object_get(t, "category_rule_id")) &&
+		    json_object_get(t, "reply") != NULL && json_object_get(t, "recat") == NULL;
+	}
+	EXPECT(st == 200 && found, &r, "listed in FYI with its decision");
+	json_decref(doc);
+
+	/* The counts. */
+	st = get_token(&r, "/api/v1/categories/counts", token_read);
+	doc = itest_json(&r, NULL, 0);
+	EXPECT(st == 200 && json_array_size(json_object_get(doc, "categories")) >= 8 &&
+	    json_integer_value(json_object_get(doc, "all")) == (json_int_t)sql_num(
+	    "SELECT count(*) FROM mail_threads WHERE user_id = $1 AND last_date IS NOT NULL", 1,
+	    (const char *[]){ uid1 }), &r, "the counts, with All mail");
+	json_array_foreach(json_object_get(doc, "categories"), i, c) {
+		const char *slug = json_string_value(json_object_get(c, "slug"));
+		double want = sql_num("SELECT count(*) FROM mail_threads WHERE user_id = $1 AND "
+		    "category = $2 AND last_date IS NOT NULL", 2, (const char *[]){ uid1, slug });
+
+		EXPECT(json_integer_value(json_object_get(c, "threads")) == (json_int_t)want, &r,
+		    "%s: %" JSON_INTEGER_FORMAT " threads, the database %.0f", slug,
+		    json_integer_value(json_object_get(c, "threads")), want);
+	}
+	json_decref(doc);
+	itest_response_free(&r);
+}
+
+static void
+test_reasons_shown(void)
+{
+	struct itest_response r = { 0 };
+	int64_t t, m0, m1;
+	char *tid, *s0, *s1, *rule, *path;
+	json_t *doc;
+	long st;
+
+	seed();
+	t = seed_thread(13, 0, &m0);
+	seed_thread(13, 1, &m1);
+	tid = itest_asprintf("%" PRId64, t);
+	s0 = itest_asprintf("%" PRId64, m0);
+	s1 = itest_asprintf("%" PRId64, m1);
+	rule = sqlv("INSERT INTO triage_rules (user_id, name, conditions, category) VALUES "
+	    "($1, 'Invoices rule', '[{\"field\": \"subject\", \"op\": \"contains\", "
+	    "\"value\": \"zzz-never\"}]', 'notification') RETURNING id", 1,
+	    (const char *[]){ uid1 });
+	iweb_sql_value("UPDATE mail_messages SET category = 'to-respond', "
+	    "category_confidence = 0.87, category_source = 'classifier', category_reasons = "
+	    "'[\"Asks you a question: ''Could you send the figures?''\"]', triaged_at = now() "
+	    "WHERE id = $1 RETURNING id", 1, (const char *[]){ s0 });
+	iweb_sql_value("UPDATE mail_messages SET category = 'notification', "
+	    "category_confidence = 1, category_source = 'rule', category_rule_id = $2, "
+	    "category_reasons = '[\"Your rule matched\"]', triaged_at = now() WHERE id = $1 "
+	    "RETURNING id", 2, (const char *[]){ s1, rule });
+	path = itest_asprintf("/threads/%s", tid);
+	st = get_as(w1, &r, path, NULL);
+	EXPECT(st == 200 && strstr(r.body, "<summary class=\"cursor-pointer text-slate-500\">"
+	    "Why?</summary>") != NULL &&
+	    strstr(r.body, "Asks you a question: 'Could you send the figures?'") != NULL &&
+	    strstr(r.body, ">87%<") != NULL && strstr(r.body, ">the classifier<") != NULL &&
+	    strstr(r.body, ">your rule \u201cInvoices rule\u201d<") != NULL &&
+	    strstr(r.body, "data-slug=\"to-respond\"><span aria-hidden") != NULL, &r,
+	    "each message's chip and, on demand, why");
+	free(path);
+	path = itest_asprintf("/api/v1/messages/%s", s1);
+	st = get_token(&r, path, token_read);
+	doc = itest_json(&r, NULL, 0);
+	EXPECT(st == 200 && json_integer_value(json_object_get(doc, "category_rule_id")) ==
+	    strtoll(rule, NULL, 10) && json_is_string(json_object_get(doc, "category_rule_name")) &&
+	    strcmp(json_string_value(json_object_get(doc, "category_source")), "rule") == 0, &r,
+	    "the API names the rule");
+	json_decref(doc);
+	free(path);
+	free(tid);
+	free(s0);
+	free(s1);
+	free(rule);
+	itest_response_free(&r);
+}
+
+static void
+test_screening_allow(void)
+{
+	struct itest_response r = { 0 };
+	int64_t t, m0;
+	char *tid, *s0, *path, *v, *bob;
+	long st;
+
+	seed();
+	/* Project alpha 2 starts with the shop's newsletter: held by the screen. */
+	t = seed_thread(2, 0, &m0);
+	tid = itest_asprintf("%" PRId64, t);
+	s0 = itest_asprintf("%" PRId64, m0);
+	iweb_sql_value("UPDATE mail_messages SET category = 'marketing', category_confidence = "
+	    "0.9, category_source = 'screening', category_reasons = '[\"First-time sender\"]', "
+	    "triaged_at = now() WHERE id = $1 RETURNING id", 1, (const char *[]){ s0 });
+	path = itest_asprintf("/threads/%s", tid);
+	st = iweb_get(w1, path);
+	v = itest_asprintf("name=\"message\" value=\"%s\"", s0);
+	EXPECT(st == 200 && iweb_body_has(w1, "First-time sender —") &&
+	    iweb_body_has(w1, "action=\"/senders/allow\"") && iweb_body_has(w1, v), iweb_last(w1),
+	    "the screened message offers Allow");
+	free(v);
+	st = iweb_post(w1, "/senders/allow", (const char *const[]){ "message", s0, "next", path,
+	    NULL }, 1, NULL);
+	EXPECT(st == 303 && strcmp(iweb_location(w1), path) == 0, iweb_last(w1),
+	    "back to the thread");
+	EXPECT(sql_num("SELECT count(*) FROM sender_categories WHERE user_id = $1 AND "
+	    "sender = 'news@shop.example' AND category IS NULL", 1, (const char *[]){ uid1 }) == 1,
+	    NULL, "the sender is allowed for good");
+	v = sql_text("SELECT coalesce(category_source, 'none') FROM mail_messages WHERE id = $1",
+	    1, (const char *[]){ s0 });
+	EXPECT(strcmp(v, "screening") != 0 && strcmp(v, "none") != 0, NULL,
+	    "the message is triaged again: %s", v);
+	free(v);
+	/* Another user's message, and none. */
+	bob = itest_asprintf("%" PRId64, bob_msg);
+	st = iweb_post(w1, "/senders/allow", (const char *const[]){ "message", bob, NULL }, 1,
+	    NULL);
+	EXPECT_STATUS(st, 404, iweb_last(w1));
+	st = iweb_post(w1, "/senders/allow", (const char *const[]){ "message", "x", NULL }, 1,
+	    NULL);
+	EXPECT_STATUS(st, 400, iweb_last(w1));
+	/* The API. */
+	st = post_json(&r, "/api/v1/senders/allow", token_write,
+	    "{\"sender\": \"promo@cold.example\"}");
+	EXPECT(st == 200 && strstr(r.body, "\"allowed\":true") != NULL &&
+	    sql_num("SELECT count(*) FROM sender_categories WHERE user_id = $1 AND "
+	    "sender = 'promo@cold.example' AND category IS NULL", 1,
+	    (const char *[]){ uid1 }) == 1, &r, "allowed by address");
+	st = post_json(&r, "/api/v1/senders/allow", token_write, "{\"sender\": \"nonsense\"}");
+	EXPECT(st == 400 && strstr(r.body, "\"sender\"") != NULL, &r, "not an address");
+	st = post_json(&r, "/api/v1/senders/allow", token_write,
+	    "{\"sender\": \"a@b.example\", \"message_id\": 1}");
+	EXPECT_STATUS(st, 400, &r);
+	v = itest_asprintf("{\"message_id\": %s}", bob);
+	st = post_json(&r, "/api/v1/senders/allow", token_write, v);
+	EXPECT_STATUS(st, 404, &r);
+	free(v);
+	EXPECT(sql_num("SELECT count(*) FROM sender_categories WHERE sender IN "
+	    "('nonsense', 'a@b.example', 'bob@example.net')", 0, NULL) == 0, NULL,
+	    "nothing stored for refused requests");
+	free(bob);
+	free(path);
+	free(tid);
+	free(s0);
+	itest_response_free(&r);
+}
+
+static void
+test_reply_tracking(void)
+{
+	struct itest_response r = { 0 };
+	char *late, *fresh, *owed, *path, *row;
+	json_t *doc, *reply;
+	const char *p;
+	long st;
+
+	seed();
+	late = itest_asprintf("%" PRId64, seed_thread(17, 0, NULL));
+	fresh = itest_asprintf("%" PRId64, seed_thread(19, 0, NULL));
+	owed = itest_asprintf("%" PRId64, seed_thread(21, 0, NULL));
+	iweb_sql_value("UPDATE mail_threads SET category = 'awaiting-reply', reply_state = "
+	    "'awaiting', reply_since = now() - interval '3 days 2 hours', follow_up = true "
+	    "WHERE id = $1 RETURNING id", 1, (const char *[]){ late });
+	iweb_sql_value("UPDATE mail_threads SET category = 'awaiting-reply', reply_state = "
+	    "'awaiting', reply_since = now() - interval '1 hour', follow_up = false "
+	    "WHERE id = $1 RETURNING id", 1, (const char *[]){ fresh });
+	iweb_sql_value("UPDATE mail_threads SET category = 'to-respond', reply_state = 'owed', "
+	    "reply_since = now() - interval '30 hours' WHERE id = $1 RETURNING id", 1,
+	    (const char *[]){ owed });
+	st = iweb_get(w1, "/inbox?category=awaiting-reply");
+	EXPECT(st == 200 && iweb_body_has(w1, "Awaiting reply · 3 days") &&
+	    iweb_body_has(w1, "Awaiting reply · since today"), iweb_last(w1), "the ages");
+	row = itest_asprintf("id=\"row-%s\"", late);
+	p = strstr(w1->last.body, row);
+	EXPECT(p != NULL && strstr(p, "border-l-4") != NULL && strstr(p, "border-l-4") <
+	    strstr(p, "</li>") && strstr(p, ">Follow up<") < strstr(p, "</li>"), iweb_last(w1),
+	    "the thread to follow up stands out");
+	free(row);
+	row = itest_asprintf("id=\"row-%s\"", fresh);
+	p = strstr(w1->last.body, row);
+	EXPECT(p != NULL && (strstr(p, "border-l-4") == NULL || strstr(p, "border-l-4") >
+	    strstr(p, "</li>")), iweb_last(w1), "a fresh one does not");
+	free(row);
+	st = iweb_get(w1, "/inbox?category=to-respond");
+	EXPECT(st == 200 && iweb_body_has(w1, "To respond · 1 day"), iweb_last(w1),
+	    "what the user owes, with its age");
+	p = strstr(w1->last.body, "data-category=\"awaiting-reply\"");
+	row = strdup("<span class=\"follow-up-count ");
+	EXPECT(p != NULL && strstr(p, row) != NULL && strstr(p, row) < strstr(p, "</a>") &&
+	    strtol(strchr(strstr(strstr(p, row), "<span>"), '>') + 1, NULL, 10) ==
+	    (long)sql_num("SELECT count(*) FROM mail_threads WHERE user_id = $1 AND "
+	    "reply_state = 'awaiting' AND follow_up", 1, (const char *[]){ uid1 }),
+	    iweb_last(w1), "the navigation counts the threads to follow up");
+	free(row);
+	path = itest_asprintf("/api/v1/threads/%s", late);
+	st = get_token(&r, path, token_read);
+	doc = itest_json(&r, NULL, 0);
+	reply = json_object_get(doc, "reply");
+	EXPECT(st == 200 && strcmp(json_string_value(json_object_get(reply, "state")) ?
+	    json_string_value(json_object_get(reply, "state")) : "", "awaiting") == 0 &&
+	    json_integer_value(json_object_get(reply, "days")) == 3 &&
+	    json_is_true(json_object_get(reply, "follow_up")) &&
+	    json_is_string(json_object_get(reply, "since")), &r, "the API's reply tracking");
+	json_decref(doc);
+	free(path);
+	free(late);
+	free(fresh);
+	free(owed);
+	itest_response_free(&r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -991,6 +1571,17 @@ main(int argc, char **argv)
 		{ "owner", "another user's ids are not found", test_other_users, 0 },
 		{ "thread", "thread view and sandboxed body", test_thread_and_body, 0 },
 		{ "api", "JSON shapes and scope", test_json_shapes, 0 },
+		{ "triage", "recategorize from the page: stored, learned, counted",
+		    test_recat_page, 0 },
+		{ "triage", "recategorize with htmx: the parts shown are redrawn", test_recat_htmx,
+		    0 },
+		{ "triage", "apply to the sender; refusals change nothing",
+		    test_recat_sender_and_refusals, 0 },
+		{ "triage", "recategorize through the API, the decision and the counts",
+		    test_recat_api, 0 },
+		{ "triage", "the reasons on demand", test_reasons_shown, 0 },
+		{ "triage", "a first-time sender allowed", test_screening_allow, 0 },
+		{ "triage", "reply tracking: ages and follow-up", test_reply_tracking, 0 },
 	};
 	unsigned failed;
 
