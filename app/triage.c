@@ -1790,7 +1790,7 @@ triage_classify(struct triage_classifier *tc, const struct triage_message *m,
     const struct triage_context *ctx, struct triage_decision *out)
 {
 	static const struct triage_context none;
-	double score[TRIAGE_MAX_CLASSES], lp[TRIAGE_MAX_CLASSES], mx, sum = 0;
+	double score[TRIAGE_MAX_CLASSES] = { 0 }, lp[TRIAGE_MAX_CLASSES], mx, sum = 0;
 	size_t K, win = TRIAGE_FYI, second = TRIAGE_TO_RESPOND, seen;
 	int strong = -1;
 	char text[TRIAGE_REASON_SIZE];
