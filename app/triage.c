@@ -1635,7 +1635,7 @@ triage_bayes(struct triage_classifier *tc, const struct triage_model *um, double
 {
 	const struct triage_model *pm = tc->prior;
 	int pk[TRIAGE_MAX_CLASSES], uk[TRIAGE_MAX_CLASSES], ok[TRIAGE_MAX_CLASSES];
-	double D[TRIAGE_MAX_CLASSES], Dtot = 0, raw[TRIAGE_MAX_CLASSES], mx = -INFINITY, sum = 0;
+	double D[TRIAGE_MAX_CLASSES], Dtot = 0, raw[TRIAGE_MAX_CLASSES], mx = -HUGE_VAL, sum = 0;
 	size_t K = tc->nclass, seen = 0, nok = 0;
 
 	for (size_t k = 0; k < K; k++) {

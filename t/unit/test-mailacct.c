@@ -24,6 +24,8 @@ static const char secret[] = "s3cret-imap-pass\xc3\xa9";
 
 /* The value of a one-row, one-column query as a long (-1 when no row or NULL). */
 static long
+q_long(const char *fmt, ...) MR_PRINTF(1, 2);
+static long
 q_long(const char *fmt, ...)
 {
 	char sql[1024];
