@@ -140,6 +140,10 @@ writeback_mailbox_unlock(PGconn *c, int64_t account_id)
 
 /* ---- the queue ---------------------------------------------------------------------- */
 
+/* A message m decided by rule r has actions not applied yet. */
+#define WB_ACTIONS_WAITING "m.category_rule_id IS NOT NULL AND m.actions_applied_rule " \
+	"IS DISTINCT FROM m.category_rule_id AND jsonb_array_length(r.actions) > 0"
+
 int
 writeback_enqueue(PGconn *c, int64_t user_id, int64_t account_id, char *err, size_t errlen)
 {
@@ -150,9 +154,13 @@ writeback_enqueue(PGconn *c, int64_t user_id, int64_t account_id, char *err, siz
 
 	snprintf(s_user, sizeof s_user, "%" PRId64, user_id);
 	snprintf(s_account, sizeof s_account, "%" PRId64, account_id);
-	r = pq_exec(c, "write-back", "SELECT id FROM mail_accounts WHERE user_id = $1 "
-	    "AND ($2 = 0 OR id = $2) AND writeback <> 'off' AND provider = 'imap' "
-	    "AND sync_state <> 'disabled' ORDER BY id", 2, p, err, errlen);
+	/* A rule's actions are applied whatever the account's writeback. */
+	r = pq_exec(c, "write-back", "SELECT a.id FROM mail_accounts a WHERE a.user_id = $1 "
+	    "AND ($2 = 0 OR a.id = $2) AND a.provider = 'imap' AND a.sync_state <> 'disabled' "
+	    "AND (a.writeback <> 'off' OR EXISTS (SELECT 1 FROM mail_messages m JOIN "
+	    "triage_rules r ON r.id = m.category_rule_id AND r.user_id = m.user_id "
+	    "WHERE m.user_id = a.user_id AND m.account_id = a.id AND " WB_ACTIONS_WAITING "))"
+	    " ORDER BY a.id", 2, p, err, errlen);
 	if (r == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(r); i++) {
@@ -224,7 +232,9 @@ writeback_correct(PGconn *c, int64_t user_id, int64_t row, const char *to, char 
 
 /* ---- the run ------------------------------------------------------------------------ */
 
-enum wb_op { WB_KEYWORD, WB_COPY, WB_MOVE };
+/* WB_FLAGS (a rule's \Seen and \Flagged) sorts before WB_MOVE: a location's flags are
+ * set before it leaves. */
+enum wb_op { WB_KEYWORD, WB_FLAGS, WB_COPY, WB_MOVE };
 
 /* One location of a pending message and what to do there. The strings point into the
  * batch's result. */
@@ -234,11 +244,13 @@ struct wb_unit {
 	const char *folder;
 	uint32_t uid;
 	enum wb_op op;
-	const char *arg;		/* WB_KEYWORD: the keyword; else the label folder */
+	const char *arg;		/* WB_KEYWORD: the keyword; WB_FLAGS: the flags,
+					 * space-separated; else the destination */
 	const char *away;		/* then moved out of INBOX there, or NULL */
 	const char *ours;		/* WB_KEYWORD: our keywords it has, space-separated */
 };
 
+/* category and target: of a rule's actions, the rule's id. */
 struct wb_msg {
 	const char *id, *category, *target;
 	int units, done;
@@ -251,6 +263,8 @@ struct wb_run {
 	char s_user[24], s_account[24];
 	int move;			/* writeback = 'label_move' */
 	int labels;			/* label folders instead of keywords */
+	int off;			/* writeback = 'off': only rules' actions */
+	int actions;			/* this pass applies rules' actions */
 	char delim;
 	char *inbox, *archive;		/* the server's names; archive may be NULL */
 	struct writeback_label_sql l;
@@ -431,6 +445,18 @@ wb_group_send(struct wb_run *run, const struct wb_unit *u, const uint32_t *uids,
 		}
 		break;
 	}
+	case WB_FLAGS: {
+		const char *add[3] = { NULL, NULL, NULL };
+		char *list = arena_strdup(run->arena, u->arg), *save = NULL;
+
+		add[0] = strtok_r(list, " ", &save);
+		if (add[0] != NULL)
+			add[1] = strtok_r(NULL, " ", &save);
+		run->st->commands++;
+		if ((s = run->p.ops->set_flags(&run->p, uids, n, add, 1)) != PROVIDER_OK)
+			return wb_failed(run, s, "setting flags in", u->folder);
+		break;
+	}
 	case WB_COPY:
 		if ((s = wb_transfer(run, uids, n, u->arg, 0)) != PROVIDER_OK)
 			return s;
@@ -461,7 +487,8 @@ wb_array_text(struct buf *b, const char *s)
 }
 
 /* written_back of the messages msgs[idx...] (their units all done), each if its
- * category is still the one written. */
+ * category is still the one written; in the actions' pass, actions_applied_rule, each if
+ * the same rule still decides it. */
 static int
 wb_record(struct wb_run *run, const size_t *idx, size_t n)
 {
@@ -489,14 +516,35 @@ wb_record(struct wb_run *run, const size_t *idx, size_t n)
 	p[1] = ids.data;
 	p[2] = cats.data;
 	p[3] = targets.data;
-	r = pq_run(run->c, "write-back", "UPDATE mail_messages m SET written_back = v.target "
+	r = pq_run(run->c, "write-back", run->actions ?
+	    "UPDATE mail_messages m SET actions_applied_rule = v.target::bigint "
+	    "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS v(id, category, target) "
+	    "WHERE m.id = v.id AND m.user_id = $1 AND m.category_rule_id = v.category::bigint" :
+	    "UPDATE mail_messages m SET written_back = v.target "
 	    "FROM unnest($2::bigint[], $3::text[], $4::text[]) AS v(id, category, target) "
 	    "WHERE m.id = v.id AND m.user_id = $1 AND m.category = v.category", 4, p,
 	    run->err, sizeof run->err);
 	if (r < 0)
 		return -1;
-	run->st->messages += (size_t)r;
+	*(run->actions ? &run->st->actions : &run->st->messages) += (size_t)r;
 	return 0;
+}
+
+/* The stored flags of the group's locations (folder $1, user $2, UIDs $3) and of the
+ * messages that point at them become set: the server's now, so that the sync sees no
+ * change. */
+static int
+wb_record_flags(struct wb_run *run, const char *set, const char *const *p)
+{
+	char *sql = xasprintf("UPDATE mail_locations SET flags = %s WHERE folder_id = $1 "
+	    "AND user_id = $2 AND uid = ANY($3::bigint[])", set);
+	char *sql2 = xasprintf("UPDATE mail_messages SET flags = %s WHERE folder_id = $1 "
+	    "AND user_id = $2 AND uid = ANY($3::bigint[])", set);
+	int rc = wb_sql(run, sql, 4, p) != 0 || wb_sql(run, sql2, 4, p) != 0 ? -1 : 0;
+
+	free(sql);
+	free(sql2);
+	return rc;
 }
 
 /* Records a group the server confirmed, in one transaction. */
@@ -524,19 +572,23 @@ wb_group_record(struct wb_run *run, const struct wb_unit *u, size_t n, const cha
 		    "WHERE m.id = l.message_id AND m.user_id = $2 AND m.folder_id = $1 "
 		    "AND m.uid = ANY($3::bigint[])", 3, p) != 0)
 			goto failed;
+		/* A rule moved them to a folder of the user's that the sync does not read
+		 * (only INBOX, Sent, Archive and label folders): those left with no location
+		 * point at none, so that the sync does not take them for expunged. */
+		if (run->actions && u->op == WB_MOVE && (run->archive == NULL ||
+		    strcmp(u->arg, run->archive) != 0) && wb_sql(run, "UPDATE mail_messages "
+		    "SET folder_id = NULL, uid = NULL WHERE folder_id = $1 AND user_id = $2 "
+		    "AND uid = ANY($3::bigint[])", 3, p) != 0)
+			goto failed;
 	} else if (u->op == WB_KEYWORD) {
-		/* The flags as the server has them now, so that the sync sees no change. */
-		static const char set[] = "array(SELECT f FROM unnest(flags) f WHERE "
-		    "lower(f) NOT LIKE '" WRITEBACK_KEYWORD_PREFIX "%') || $4::text";
-		char *sql = xasprintf("UPDATE mail_locations SET flags = %s WHERE folder_id = $1 "
-		    "AND user_id = $2 AND uid = ANY($3::bigint[])", set);
-		char *sql2 = xasprintf("UPDATE mail_messages SET flags = %s WHERE folder_id = $1 "
-		    "AND user_id = $2 AND uid = ANY($3::bigint[])", set);
-		int rc = wb_sql(run, sql, 4, p) != 0 || wb_sql(run, sql2, 4, p) != 0;
-
-		free(sql);
-		free(sql2);
-		if (rc)
+		if (wb_record_flags(run, "array(SELECT f FROM unnest(flags) f WHERE "
+		    "lower(f) NOT LIKE '" WRITEBACK_KEYWORD_PREFIX "%') || $4::text", p) != 0)
+			goto failed;
+	} else if (u->op == WB_FLAGS) {
+		/* A rule's flags, those the location lacks. */
+		if (wb_record_flags(run, "flags || array(SELECT w FROM unnest(string_to_array("
+		    "$4, ' ')) w WHERE lower(w) <> ALL(array(SELECT lower(x) FROM unnest(flags) "
+		    "x)))", p) != 0)
 			goto failed;
 	}
 	/* written_back, for the messages whose every unit is done. */
@@ -598,6 +650,93 @@ wb_pending(struct wb_run *run, const char *mode, int limit)
 	    sizeof run->err);
 }
 
+/* The messages of a batch whose deciding rule's actions wait, with their locations in
+ * folders that did not refuse, in wb_pending's columns where they mean the same: the
+ * id, the rule, the destination (NULL: none; "": Archive; a move's folder wins over
+ * archive), folder_id, name, role, uid, and the flags of the rule that the location
+ * lacks, space-separated. */
+static const char writeback_sql_actions[] =
+	"WITH p AS (SELECT m.id, m.category_rule_id AS rule, r.actions FROM mail_messages m "
+	"JOIN triage_rules r ON r.id = m.category_rule_id AND r.user_id = m.user_id "
+	"WHERE m.user_id = $1 AND m.account_id = $2 AND " WB_ACTIONS_WAITING " "
+	"AND EXISTS (SELECT 1 FROM mail_locations l WHERE l.message_id = m.id "
+	"AND l.user_id = $1 AND l.folder_id <> ALL($3::bigint[])) ORDER BY m.id LIMIT $4), "
+	"a AS (SELECT p.id, p.rule, concat_ws(' ', CASE WHEN p.actions @> "
+	"'[{\"type\": \"mark_read\"}]' THEN '\\Seen' END, CASE WHEN p.actions @> "
+	"'[{\"type\": \"star\"}]' THEN '\\Flagged' END) AS want, coalesce((SELECT "
+	"e.x->>'folder' FROM jsonb_array_elements(p.actions) WITH ORDINALITY AS e(x, n) "
+	"WHERE e.x->>'type' = 'move' ORDER BY e.n LIMIT 1), CASE WHEN p.actions @> "
+	"'[{\"type\": \"archive\"}]' THEN '' END) AS dest FROM p) "
+	"SELECT a.id, a.rule, a.dest, NULL, NULL, l.folder_id, f.name, f.role, l.uid, "
+	"array_to_string(array(SELECT w FROM unnest(string_to_array(a.want, ' ')) w "
+	"WHERE lower(w) <> ALL(array(SELECT lower(x) FROM unnest(l.flags) x))), ' ') "
+	"FROM a JOIN mail_locations l ON l.message_id = a.id AND l.user_id = $1 "
+	"JOIN mail_folders f ON f.id = l.folder_id AND f.user_id = $1 "
+	"WHERE l.folder_id <> ALL($3::bigint[]) "
+	"ORDER BY a.id, (f.role = 'inbox') DESC, f.name, l.uid";
+
+static PGresult *
+wb_actions_pending(struct wb_run *run, int limit)
+{
+	char s_limit[16];
+	const char *p[4];
+
+	snprintf(s_limit, sizeof s_limit, "%d", limit);
+	p[0] = run->s_user;
+	p[1] = run->s_account;
+	p[2] = arena_printf(run->arena, "%s}", run->excluded.data);
+	p[3] = s_limit;
+	return pq_exec(run->c, "write-back", writeback_sql_actions, 4, p, run->err,
+	    sizeof run->err);
+}
+
+/* Unit u: row of r (wb_pending's columns) and what to do there. */
+static void
+wb_unit_at(struct wb_unit *u, const PGresult *r, int row, size_t m, enum wb_op op,
+    const char *arg, const char *away)
+{
+	u->msg = m;
+	u->folder_id = strtoll(PQgetvalue(r, row, 5), NULL, 10);
+	u->folder = PQgetvalue(r, row, 6);
+	u->uid = (uint32_t)strtoul(PQgetvalue(r, row, 8), NULL, 10);
+	u->op = op;
+	u->arg = arg;
+	u->away = away;
+	u->ours = NULL;
+}
+
+/* The units of the rule's actions on message m (rows [first, end) of
+ * writeback_sql_actions): its flags on every location that lacks them, then a move of
+ * its INBOX copy. A message not in INBOX stays where the user (or an earlier rule) put
+ * it; archive without an Archive folder is skipped with a warning. Returns how many. */
+static size_t
+wb_actions_plan(struct wb_run *run, const PGresult *r, int first, int end, size_t m,
+    struct wb_unit *units)
+{
+	const char *dest = PQgetisnull(r, first, 2) ? NULL : PQgetvalue(r, first, 2);
+	int inbox = -1, there = 0;
+	size_t n = 0;
+
+	if (dest != NULL && *dest == '\0') {
+		if (run->archive == NULL)
+			log_warn("write-back: account %s: rule %s archives message %s, but the "
+			    "account has no Archive folder: not moved", run->s_account,
+			    PQgetvalue(r, first, 1), PQgetvalue(r, first, 0));
+		dest = run->archive;
+	}
+	for (int i = first; i < end; i++) {
+		if (*PQgetvalue(r, i, 9) != '\0')
+			wb_unit_at(&units[n++], r, i, m, WB_FLAGS, PQgetvalue(r, i, 9), NULL);
+		if (inbox < 0 && strcmp(PQgetvalue(r, i, 7), "inbox") == 0)
+			inbox = i;
+		if (dest != NULL && strcmp(PQgetvalue(r, i, 6), dest) == 0)
+			there = 1;
+	}
+	if (dest != NULL && inbox >= 0 && !there)
+		wb_unit_at(&units[n++], r, inbox, m, WB_MOVE, dest, NULL);
+	return n;
+}
+
 /* Adds the units of message m (rows [first, end) of r) to units; returns how many. */
 static size_t
 wb_plan(struct wb_run *run, const PGresult *r, int first, int end, size_t m,
@@ -609,13 +748,7 @@ wb_plan(struct wb_run *run, const PGresult *r, int first, int end, size_t m,
 	size_t n = 0;
 
 #define WB_UNIT(row, o, a, aw) do {						\
-	units[n].msg = m;							\
-	units[n].folder_id = strtoll(PQgetvalue(r, (row), 5), NULL, 10);	\
-	units[n].folder = PQgetvalue(r, (row), 6);				\
-	units[n].uid = (uint32_t)strtoul(PQgetvalue(r, (row), 8), NULL, 10);	\
-	units[n].op = (o);							\
-	units[n].arg = (a);							\
-	units[n].away = (aw);							\
+	wb_unit_at(&units[n], r, (row), m, (o), (a), (aw));			\
 	units[n].ours = arena_printf(run->arena, "%s %s", PQgetvalue(r, (row), 9), \
 	    old != NULL && strncmp(old, WRITEBACK_KEYWORD_PREFIX,		\
 	    strlen(WRITEBACK_KEYWORD_PREFIX)) == 0 ? old : "");		\
@@ -678,7 +811,8 @@ wb_exclude(struct wb_run *run, int64_t folder_id)
 static long
 wb_batch(struct wb_run *run, const atomic_int *stop)
 {
-	PGresult *r = wb_pending(run, run->labels ? "true" : "false", WRITEBACK_BATCH);
+	PGresult *r = run->actions ? wb_actions_pending(run, WRITEBACK_BATCH) :
+	    wb_pending(run, run->labels ? "true" : "false", WRITEBACK_BATCH);
 	struct wb_unit *units;
 	size_t nunits = 0, *zero, nzero = 0;
 	int rows;
@@ -699,8 +833,9 @@ wb_batch(struct wb_run *run, const atomic_int *stop)
 			;
 		m->id = PQgetvalue(r, i, 0);
 		m->category = PQgetvalue(r, i, 1);
-		m->target = PQgetvalue(r, i, run->labels ? 3 : 2);
-		m->units = (int)wb_plan(run, r, i, j, run->nmsgs, units + nunits);
+		m->target = run->actions ? m->category : PQgetvalue(r, i, run->labels ? 3 : 2);
+		m->units = (int)(run->actions ? wb_actions_plan : wb_plan)(run, r, i, j,
+		    run->nmsgs, units + nunits);
 		nunits += (size_t)m->units;
 		if (m->units == 0)
 			zero[nzero++] = run->nmsgs;	/* already where it belongs */
@@ -791,13 +926,14 @@ wb_folders(struct wb_run *run)
 }
 
 /* What the account's writeback is ('off', 'label', 'label_move'), and whether anything
- * waits (delimiter of the stored INBOX); 0 nothing to do, 1 work, -1 error. */
+ * waits (categories, or rules' actions; delimiter of the stored INBOX); 0 nothing to do,
+ * 1 work, -1 error. */
 static int
 wb_account_needs(struct wb_run *run)
 {
 	const char *p[2] = { run->s_account, run->s_user };
 	PGresult *r;
-	int off;
+	int off, work = 0;
 	char delim = '/';
 
 	r = pq_exec(run->c, "write-back", "SELECT a.writeback, (SELECT f.delimiter FROM "
@@ -815,14 +951,22 @@ wb_account_needs(struct wb_run *run)
 	if (!PQgetisnull(r, 0, 1))
 		delim = PQgetvalue(r, 0, 1)[0];
 	PQclear(r);
-	if (off)
-		return 0;
+	run->off = off;
 	writeback_label_sql(&run->l, delim);
-	if ((r = wb_pending(run, NULL, 1)) == NULL)
-		return -1;
-	off = PQntuples(r) == 0;
-	PQclear(r);
-	return !off;
+	/* A rule's actions are the user's explicit wish: applied even when 'off'. */
+	if (!off) {
+		if ((r = wb_pending(run, NULL, 1)) == NULL)
+			return -1;
+		work = PQntuples(r) > 0;
+		PQclear(r);
+	}
+	if (!work) {
+		if ((r = wb_actions_pending(run, 1)) == NULL)
+			return -1;
+		work = PQntuples(r) > 0;
+		PQclear(r);
+	}
+	return work;
 }
 
 int
@@ -833,7 +977,7 @@ writeback_account(PGconn *c, const struct vault *v, int64_t user_id, int64_t acc
 	struct wb_run run;
 	enum provider_status s;
 	int rc = -1, r, locked = 0;
-	long n;
+	long n = 0;
 
 	err[0] = '\0';
 	memset(&run, 0, sizeof run);
@@ -882,8 +1026,15 @@ writeback_account(PGconn *c, const struct vault *v, int64_t user_id, int64_t acc
 	}
 	if (wb_folders(&run) != PROVIDER_OK)
 		goto close;
-	while ((n = wb_batch(&run, stop)) > 0) {
-		if (stop != NULL && atomic_load(stop))
+	/* The rules' actions first: a message they move gets its category where it went. */
+	for (run.actions = 1; run.actions >= 0; run.actions--) {
+		if (!run.actions && run.off)
+			break;
+		while ((n = wb_batch(&run, stop)) > 0) {
+			if (stop != NULL && atomic_load(stop))
+				break;
+		}
+		if (n != 0)
 			break;
 	}
 	if (n == 0 || (n > 0 && stop != NULL && atomic_load(stop)))

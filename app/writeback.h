@@ -9,7 +9,12 @@
  * written (mail_messages.written_back), folder by folder, many UIDs per command; the
  * server's answer comes first, written_back after it, so a retried job redoes at most
  * what was not recorded and a job run twice writes nothing the second time. Nothing is
- * ever deleted: a message is only moved (MOVE, or COPY then the copied UID's expunge). */
+ * ever deleted: a message is only moved (MOVE, or COPY then the copied UID's expunge).
+ *
+ * The same job applies the actions of the rule that decided a message (mark_read: \Seen,
+ * star: \Flagged, archive and move: out of INBOX), whatever the account's writeback:
+ * they are the user's explicit wish. mail_messages.actions_applied_rule records, after
+ * the server's answer, the rule whose actions were applied; nothing is applied twice. */
 #ifndef MAILROOM_WRITEBACK_H
 #define MAILROOM_WRITEBACK_H
 
@@ -31,8 +36,8 @@ struct vault;
 #define WRITEBACK_BATCH 500		/* messages read and written per round */
 
 /* Queues a write-back of account_id of user_id (0: of each of the user's accounts) for
- * now, unless its writeback is 'off' or one is already queued or running ("writeback:
- * <account>"). Call it after triage stored decisions and after a correction. Returns how
+ * now, unless its writeback is 'off' (and no rule's actions wait) or one is already
+ * queued or running ("writeback:<account>"). Call it after triage stored decisions and after a correction. Returns how
  * many jobs were queued (0 is fine), or -1 with err. */
 int writeback_enqueue(PGconn *c, int64_t user_id, int64_t account_id, char *err,
     size_t errlen);
@@ -41,6 +46,7 @@ struct writeback_stats {
 	size_t messages;		/* messages whose category was written */
 	size_t commands;		/* STORE, COPY, MOVE and CREATE commands sent */
 	size_t moved;			/* messages moved out of INBOX */
+	size_t actions;			/* messages whose rule's actions were applied */
 	int labels;			/* label folders were used: the server has no keywords */
 };
 

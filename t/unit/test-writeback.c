@@ -612,6 +612,108 @@ test_queue_and_lock(void)
 	CU_ASSERT(has_flag("bob", "INBOX", 3, "$mailroom/to-respond"));
 }
 
+/* A rule of user with actions (JSON), deciding category; its id. */
+static int64_t
+rule(int64_t user, const char *name, const char *category, const char *actions)
+{
+	return ql("INSERT INTO triage_rules (user_id, name, position, conditions, category, "
+	    "actions) VALUES (%" PRId64 ", '%s', 1, '[{\"field\": \"subject\", \"op\": "
+	    "\"contains\", \"value\": \"invoice\"}]', '%s', '%s') RETURNING id", user, name,
+	    category, actions);
+}
+
+/* Tag-n decided by rule id as triage would. */
+static void
+decide(int64_t acct, const char *tag, int n, const char *slug, int64_t id)
+{
+	q("UPDATE mail_messages SET category = '%s', category_source = 'rule', "
+	    "category_confidence = 1, category_rule_id = %" PRId64 ", triaged_at = now() "
+	    "WHERE account_id = %" PRId64 " AND message_id = '%s-%d@example.net'", slug, id,
+	    acct, tag, n);
+}
+
+static void
+test_rule_actions(void)
+{
+	struct sync_stats ss;
+	struct writeback_stats st;
+	char err[512];
+	int64_t flag_rule, move_rule, archive_rule;
+	long uid1, archived;
+	long long before;
+	char *row2;
+
+	/* Rules' actions are the user's explicit wish: applied even with writeback 'off'. */
+	q("UPDATE mail_accounts SET writeback = 'off' WHERE id = %" PRId64, alice);
+	append("alice", "INBOX", "r", 1, 4);
+	sync_once(user1, alice, &ss);
+	CU_ASSERT_EQUAL(ss.stored, 4);
+	flag_rule = rule(user1, "Flag", "fyi", "[{\"type\": \"mark_read\"}, "
+	    "{\"type\": \"star\"}]");
+	move_rule = rule(user1, "News", "marketing", "[{\"type\": \"archive\"}, "
+	    "{\"type\": \"move\", \"folder\": \"News\"}]");
+	archive_rule = rule(user1, "Done", "notification", "[{\"type\": \"archive\"}]");
+	decide(alice, "r", 1, "fyi", flag_rule);
+	decide(alice, "r", 2, "marketing", move_rule);
+	decide(alice, "r", 3, "notification", archive_rule);
+	/* Decided by a rule without actions, or by the classifier: nothing to apply. */
+	decide(alice, "r", 4, "fyi", rule(user1, "Plain", "fyi", "[]"));
+	uid1 = ql("SELECT uid FROM mail_messages WHERE message_id = 'r-1@example.net'");
+	row2 = xstrdup(field(alice, "r", 2, "id"));
+	archived = (long)count_in("alice", "Archive");
+	q("DELETE FROM jobs WHERE kind = 'writeback'");
+	CU_ASSERT_EQUAL(writeback_enqueue(conn, user1, alice, err, sizeof err), 1);
+	CU_ASSERT(!has_flag("alice", "INBOX", (int)uid1, "\\Seen"));
+
+	writeback_once(user1, alice, &st);
+	CU_ASSERT_EQUAL(st.actions, 3);
+	CU_ASSERT_EQUAL(st.messages, 0);	/* 'off': no category written */
+	CU_ASSERT_EQUAL(st.moved, 2);
+	/* One STORE, the folder News created, one MOVE to each folder. */
+	CU_ASSERT_EQUAL(st.commands, 4);
+	CU_ASSERT(has_flag("alice", "INBOX", (int)uid1, "\\Seen"));
+	CU_ASSERT(has_flag("alice", "INBOX", (int)uid1, "\\Flagged"));
+	CU_ASSERT(!has_flag("alice", "INBOX", (int)uid1, "$mailroom/fyi"));
+	/* A move's folder wins over archive. */
+	CU_ASSERT_EQUAL(count_in("alice", "News"), 1);
+	CU_ASSERT_EQUAL(count_in("alice", "Archive"), archived + 1);
+	CU_ASSERT_STRING_EQUAL(field(alice, "r", 2, "id"), row2);
+	CU_ASSERT_EQUAL(ql("SELECT count(*) FROM mail_messages WHERE account_id = %" PRId64
+	    " AND actions_applied_rule = category_rule_id", alice), 3);
+	CU_ASSERT_STRING_EQUAL(field(alice, "r", 4, "coalesce(actions_applied_rule, 0)"), "0");
+	/* The stored flags are the server's. */
+	CU_ASSERT_EQUAL(ql("SELECT count(*) FROM mail_locations l JOIN mail_messages m ON "
+	    "m.id = l.message_id WHERE m.message_id = 'r-1@example.net' AND '\\Seen' = "
+	    "ANY(l.flags) AND '\\Flagged' = ANY(l.flags)"), 1);
+
+	/* Again: nothing sent, nothing changed. */
+	before = modseq("alice", "INBOX");
+	writeback_once(user1, alice, &st);
+	CU_ASSERT_EQUAL(st.commands, 0);
+	CU_ASSERT_EQUAL(st.actions, 0);
+	CU_ASSERT_EQUAL(modseq("alice", "INBOX"), before);
+	CU_ASSERT_EQUAL(count_in("alice", "News"), 1);
+	/* The sync keeps the moved rows, and takes none of it for a correction. */
+	sync_once(user1, alice, &ss);
+	CU_ASSERT_EQUAL(ss.corrections, 0);
+	CU_ASSERT_STRING_EQUAL(field(alice, "r", 2, "id"), row2);
+	CU_ASSERT_STRING_EQUAL(field(alice, "r", 2, "category"), "marketing");
+	CU_ASSERT_STRING_EQUAL(field(alice, "r", 3, "category"), "notification");
+	CU_ASSERT_STRING_EQUAL(q("SELECT f.name FROM mail_messages m JOIN mail_folders f ON "
+	    "f.id = m.folder_id WHERE m.message_id = 'r-3@example.net'"), "Archive");
+	writeback_once(user1, alice, &st);
+	CU_ASSERT_EQUAL(st.commands, 0);
+
+	/* Another rule decides r-1 later: its actions are applied, once. */
+	decide(alice, "r", 1, "notification", archive_rule);
+	writeback_once(user1, alice, &st);
+	CU_ASSERT_EQUAL(st.actions, 1);
+	CU_ASSERT_EQUAL(count_in("alice", "Archive"), archived + 2);
+	writeback_once(user1, alice, &st);
+	CU_ASSERT_EQUAL(st.commands, 0);
+	free(row2);
+}
+
 /* ---- set-up --------------------------------------------------------------------------- */
 
 static int
@@ -663,6 +765,7 @@ main(void)
 		{ "label folders when there are no keywords", test_labels },
 		{ "label_move without Archive", test_label_move_without_archive },
 		{ "the queue, 'off', ownership and the sync's lock", test_queue_and_lock },
+		{ "rules' actions: flags and moves, once, even when 'off'", test_rule_actions },
 		{ NULL, NULL },
 	};
 	char err[512], key[VAULT_KEY_LINE_MAX], cmd[2600];
