@@ -18,9 +18,11 @@
 #include "imap.h"
 #include "mailacct.h"
 #include "page.h"
+#include "pq.h"
 #include "routes.h"
 #include "util.h"
 #include "vault.h"
+#include "writeback.h"
 
 /* Connection tests a user may start in a window of MBX_TEST_WINDOW seconds. */
 #define MBX_TESTS_MAX		10
@@ -45,6 +47,8 @@ struct mbx_view {
 	const struct mbx_test *test;	/* a test just run (NULL: none) */
 	int64_t password_id;		/* the account whose password form failed */
 	const char *password_error;
+	int64_t writeback_id;		/* the account whose write-back form failed */
+	const char *writeback_error;
 };
 
 static const char *
@@ -223,6 +227,10 @@ mbx_test_field(const struct mbx_test *t)
 
 /* ---- Accounts as JSON */
 
+static json_t *mbx_writebacks(struct http_ctx *c, int64_t id);
+static void mbx_writeback_json(struct http_ctx *c, json_t *j, json_t *map, int64_t id,
+    int api);
+
 static json_t *
 mbx_account_json(struct http_ctx *c, const struct mailacct_info *a, int api)
 {
@@ -305,6 +313,7 @@ mbx_notice(struct http_ctx *c, const struct mailacct_info *l, long n)
 		    "they arrive." },
 		{ "synced", "A sync of ", " is queued." },
 		{ "password", "The password of ", " has been changed and a sync is queued." },
+		{ "writeback", "The write-back of ", " has been saved." },
 	};
 	const char *v;
 	int64_t id;
@@ -328,7 +337,7 @@ static int
 mbx_render(struct http_ctx *c, const struct mbx_view *v)
 {
 	struct mailacct_info *l;
-	json_t *accounts, *ctx, *test = NULL, *errors;
+	json_t *accounts, *ctx, *test = NULL, *errors, *writebacks;
 	const char *notice;
 	long n;
 
@@ -336,9 +345,18 @@ mbx_render(struct http_ctx *c, const struct mbx_view *v)
 		json_decref(form_context(v->add));
 		return c->res->status;
 	}
+	if ((writebacks = mbx_writebacks(c, 0)) == NULL) {
+		mailacct_list_free(l, n);
+		json_decref(form_context(v->add));
+		return c->res->status;
+	}
 	accounts = json_array();
 	for (long i = 0; i < n; i++) {
 		json_t *a = mbx_account_json(c, &l[i], 0);
+
+		mbx_writeback_json(c, a, writebacks, l[i].id, 0);
+		if (l[i].id == v->writeback_id && v->writeback_error != NULL)
+			json_object_set_new(a, "writeback_error", json_string(v->writeback_error));
 
 		if (l[i].id == v->password_id && v->password_error != NULL) {
 			json_object_set_new(a, "password_error", json_string(v->password_error));
@@ -348,6 +366,7 @@ mbx_render(struct http_ctx *c, const struct mbx_view *v)
 	}
 	notice = mbx_notice(c, l, n);
 	mailacct_list_free(l, n);
+	json_decref(writebacks);
 	if (v->test != NULL)
 		test = json_pack("{s:b, s:s, s:s}", "ok", v->test->status == PROVIDER_OK,
 		    "text", mbx_test_text(c, v->test), "kind", mbx_status_kind(v->test->status));
@@ -384,7 +403,7 @@ int
 page_mailboxes(struct http_ctx *c)
 {
 	struct form f;
-	struct mbx_view v = { 200, NULL, &f, NULL, NULL, 0, NULL };
+	struct mbx_view v = { 200, NULL, &f, NULL, NULL, 0, NULL, 0, NULL };
 
 	mbx_form_init(c, &f);
 	return mbx_render(c, &v);
@@ -399,7 +418,7 @@ page_mailboxes_test(struct http_ctx *c)
 	struct imap_settings s;
 	struct mbx_test t;
 	struct form f;
-	struct mbx_view v = { 200, "test-result", &f, NULL, NULL, 0, NULL };
+	struct mbx_view v = { 200, "test-result", &f, NULL, NULL, 0, NULL, 0, NULL };
 	int wait, rc;
 
 	mbx_form_init(c, &f);
@@ -462,7 +481,7 @@ page_mailboxes_add(struct http_ctx *c)
 	struct imap_settings s;
 	struct mbx_test t;
 	struct form f;
-	struct mbx_view v = { 400, NULL, &f, NULL, NULL, 0, NULL };
+	struct mbx_view v = { 400, NULL, &f, NULL, NULL, 0, NULL, 0, NULL };
 	int64_t id;
 	int wait, rc;
 
@@ -548,7 +567,7 @@ page_mailboxes_password(struct http_ctx *c)
 	const struct auth_user *u = auth_user(c);
 	int64_t id = http_param_int(c->req, "id");
 	const char *pw = kvlist_get(&c->req->form, "password");
-	struct mbx_view v = { 400, NULL, NULL, NULL, NULL, id, NULL };
+	struct mbx_view v = { 400, NULL, NULL, NULL, NULL, id, NULL, 0, NULL };
 	struct mailacct_input in = { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	struct imap_settings s;
 	struct mailacct a;
@@ -730,14 +749,23 @@ int
 api_mailboxes_list(struct http_ctx *c)
 {
 	struct mailacct_info *l;
-	json_t *list;
+	json_t *list, *map;
 	long n;
 
 	if ((l = mbx_list(c, 0, &n)) == NULL)
 		return c->res->status;
+	if ((map = mbx_writebacks(c, 0)) == NULL) {
+		mailacct_list_free(l, n);
+		return c->res->status;
+	}
 	list = json_array();
-	for (long i = 0; i < n; i++)
-		json_array_append_new(list, mbx_account_json(c, &l[i], 1));
+	for (long i = 0; i < n; i++) {
+		json_t *a = mbx_account_json(c, &l[i], 1);
+
+		mbx_writeback_json(c, a, map, l[i].id, 1);
+		json_array_append_new(list, a);
+	}
+	json_decref(map);
 	mailacct_list_free(l, n);
 	http_response_json(c->res, 200, json_pack("{s:o}", "mailboxes", list));
 	return 200;
@@ -747,10 +775,18 @@ int
 api_mailboxes_get(struct http_ctx *c)
 {
 	struct mailacct_info *a;
+	json_t *j, *map;
 
 	if (mbx_find(c, http_param_int(c->req, "id"), &a) != 1)
 		return c->res->status;
-	http_response_json(c->res, 200, mbx_account_json(c, a, 1));
+	if ((map = mbx_writebacks(c, a->id)) == NULL) {
+		mailacct_list_free(a, 1);
+		return c->res->status;
+	}
+	j = mbx_account_json(c, a, 1);
+	mbx_writeback_json(c, j, map, a->id, 1);
+	json_decref(map);
+	http_response_json(c->res, 200, j);
 	mailacct_list_free(a, 1);
 	return 200;
 }
@@ -872,4 +908,166 @@ api_mailboxes_sync(struct http_ctx *c)
 	http_response_json(c->res, 202, json_pack("{s:I, s:I}", "id",
 	    (json_int_t)http_param_int(c->req, "id"), "job_id", (json_int_t)job));
 	return 202;
+}
+
+/* ---- Write-back of the categories to the mailbox (writeback.h), per account */
+
+static const char *const mbx_wb_values[] = { "off", "label", "label_move" };
+static const char *const mbx_wb_labels[] = {
+	"Off",
+	"As keywords (or label folders)",
+	"As keywords, and Marketing and Notification moved out of the inbox",
+};
+
+static int
+mbx_writeback_valid(const char *v)
+{
+	for (size_t i = 0; i < MR_ARRAY_LEN(mbx_wb_values); i++) {
+		if (strcmp(v, mbx_wb_values[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The write-back of the user's accounts (id 0) or of one of them, as an object of ids
+ * to values (mailacct_info does not carry it); NULL with c->res failed. */
+static json_t *
+mbx_writebacks(struct http_ctx *c, int64_t id)
+{
+	const char *params[2] = { mbx_id(c, auth_user(c)->id), mbx_id(c, id) };
+	PGconn *pg = mbx_pg(c);
+	PGresult *r;
+	json_t *map;
+	char err[512];
+
+	if (pg == NULL)
+		return NULL;
+	r = pq_exec(pg, "mailbox write-back", "SELECT id, writeback FROM mail_accounts WHERE "
+	    "user_id = $1::bigint AND ($2::bigint = 0 OR id = $2::bigint)", 2, params, err,
+	    sizeof err);
+	if (r == NULL) {
+		mbx_db_fail(c, err);
+		return NULL;
+	}
+	map = json_object();
+	for (int i = 0; i < PQntuples(r); i++)
+		json_object_set_new(map, PQgetvalue(r, i, 0), json_string(PQgetvalue(r, i, 1)));
+	PQclear(r);
+	return map;
+}
+
+/* Adds account id's write-back to its JSON: the value for the API, the form's select
+ * for the page. */
+static void
+mbx_writeback_json(struct http_ctx *c, json_t *j, json_t *map, int64_t id, int api)
+{
+	const char *v = json_string_value(json_object_get(map, mbx_id(c, id)));
+	json_t *options;
+
+	if (v == NULL)
+		v = "label";	/* the column's default; an account added meanwhile */
+	json_object_set_new(j, "writeback", json_string(v));
+	if (api)
+		return;
+	options = json_array();
+	for (size_t i = 0; i < MR_ARRAY_LEN(mbx_wb_values); i++)
+		json_array_append_new(options, json_pack("{s:s, s:s, s:b}", "value",
+		    mbx_wb_values[i], "label", mbx_wb_labels[i], "selected",
+		    strcmp(v, mbx_wb_values[i]) == 0));
+	json_object_set_new(j, "writeback_options", options);
+	json_object_set_new(j, "writeback_url", json_string(arena_printf(c->arena,
+	    "/settings/mailboxes/%" PRId64 "/writeback", id)));
+	json_object_set_new(j, "writeback_id", json_string(arena_printf(c->arena,
+	    "mailbox-%" PRId64 "-writeback", id)));
+}
+
+/* Sets the write-back of account id of the user to value (checked) and, when it writes,
+ * queues a write-back. 1, or 0 with c->res failed (404 for another user's account). */
+static int
+mbx_writeback_set(struct http_ctx *c, int64_t id, const char *value)
+{
+	const struct auth_user *u = auth_user(c);
+	const char *params[3] = { mbx_id(c, u->id), mbx_id(c, id), value };
+	PGconn *pg = mbx_pg(c);
+	PGresult *r;
+	char err[512];
+
+	if (pg == NULL)
+		return 0;
+	r = pq_exec(pg, "mailbox write-back", "UPDATE mail_accounts SET writeback = $3 WHERE "
+	    "user_id = $1::bigint AND id = $2::bigint RETURNING address", 3, params, err,
+	    sizeof err);
+	if (r == NULL) {
+		mbx_db_fail(c, err);
+		return 0;
+	}
+	if (PQntuples(r) == 0) {
+		PQclear(r);
+		http_fail(c->res, 404, "not_found", "There is no such mailbox.", NULL);
+		return 0;
+	}
+	audit_record(c, u->id, u->id, "mailbox.writeback", json_pack("{s:I, s:s, s:s}", "id",
+	    (json_int_t)id, "address", PQgetvalue(r, 0, 0), "writeback", value));
+	PQclear(r);
+	/* The setting is stored either way; a failed queueing is retried by the next
+	 * triage or correction, which queue one too. */
+	if (strcmp(value, "off") != 0 &&
+	    writeback_enqueue(pg, u->id, id, err, sizeof err) < 0)
+		log_err("account %" PRId64 ": %s", id, err);
+	return 1;
+}
+
+int
+page_mailboxes_writeback(struct http_ctx *c)
+{
+	int64_t id = http_param_int(c->req, "id");
+	const char *value = form_value(c, "writeback");
+	struct mailacct_info *a;
+	struct form f;
+	struct mbx_view v = { 400, NULL, &f, NULL, NULL, 0, NULL, id,
+	    "Choose one of the write-back options." };
+
+	if (mbx_writeback_valid(value)) {
+		if (mbx_writeback_set(c, id, value) != 1)
+			return c->res->status;
+		return page_redirect(c, arena_printf(c->arena,
+		    "/settings/mailboxes?writeback=%" PRId64, id));
+	}
+	if (mbx_find(c, id, &a) != 1)
+		return c->res->status;
+	mailacct_list_free(a, 1);
+	mbx_form_init(c, &f);
+	return mbx_render(c, &v);
+}
+
+/* PATCH: only "writeback" can be changed. */
+int
+api_mailboxes_update(struct http_ctx *c)
+{
+	int64_t id = http_param_int(c->req, "id");
+	json_t *body = c->req->json, *v;
+	struct mailacct_info *a;
+	const char *key;
+	struct form f;
+
+	if (body == NULL || !json_is_object(body))
+		return http_fail(c->res, 400, "bad_request",
+		    "Send a JSON object (Content-Type: application/json).", NULL);
+	if (mbx_find(c, id, &a) != 1)
+		return c->res->status;
+	mailacct_list_free(a, 1);
+	form_init(&f, c, "mailbox");
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "writeback") != 0)
+			form_error(&f, key, "Only writeback can be changed.");
+	}
+	v = json_object_get(body, "writeback");
+	if (v == NULL || !json_is_string(v) || !mbx_writeback_valid(json_string_value(v)))
+		form_error(&f, "writeback", "One of \"off\", \"label\" and \"label_move\".");
+	if (f.nerrors > 0)
+		return mbx_api_invalid(c, &f);
+	form_free(&f);
+	if (mbx_writeback_set(c, id, json_string_value(v)) != 1)
+		return c->res->status;
+	return api_mailboxes_get(c);
 }

@@ -19,6 +19,7 @@
 #include "form.h"
 #include "http-server.h"
 #include "page.h"
+#include "pq.h"
 #include "routes.h"
 #include "rules.h"
 #include "util.h"
@@ -179,6 +180,13 @@ tri_colour_options(const char *selected)
 	return l;
 }
 
+/* A user's triage_settings; the defaults when the user has no row. */
+struct tri_settings {
+	int64_t follow_up_days;
+	int screening;
+	char category[CATEGORIES_SLUG_MAX + 1];
+};
+
 /* How the categories page is to be shown. */
 struct tri_cat_view {
 	int status;
@@ -187,7 +195,13 @@ struct tri_cat_view {
 	int64_t edit_id;		/* the category whose save failed (0: none) */
 	struct form *edit;		/* its errors */
 	const struct category_input *edit_in;	/* what was sent for it */
+	struct form *triage;		/* the triage form's errors (NULL: none) */
+	const struct tri_settings *triage_in;	/* what was sent for it */
+	const char *triage_days;	/* follow_up_days as sent */
 };
+
+static json_t *tri_settings_context(struct http_ctx *c, const struct category *l, long n,
+    const struct tri_cat_view *v);
 
 static json_t *
 tri_category_row(struct http_ctx *c, const struct category *k, long i, long n,
@@ -223,11 +237,11 @@ tri_categories_render(struct http_ctx *c, const struct tri_cat_view *v)
 		{ "added", "The category ", " has been added." },
 		{ "saved", "The category ", " has been saved." },
 		{ "deleted", NULL, "The category has been deleted: its messages will be sorted "
-		    "again." },
+		    "again." },		{ "triage", NULL, "The triage settings have been saved." },
 	};
 	const char *colour = form_value(c, "colour");
 	struct category *l;
-	json_t *rows, *ctx;
+	json_t *rows, *ctx, *triage;
 	int64_t *ids;
 	const char **names;
 	long n;
@@ -242,12 +256,18 @@ tri_categories_render(struct http_ctx *c, const struct tri_cat_view *v)
 		ids[i] = l[i].id;
 		names[i] = arena_strdup(c->arena, l[i].name);
 	}
+	triage = tri_settings_context(c, l, n, v);
 	categories_free(l, (size_t)n);
+	if (triage == NULL) {
+		json_decref(rows);
+		return c->res->status;
+	}
 	ctx = json_pack("{s:o, s:s?, s:s?, s:o, s:s, s:O}", "categories", rows,
 	    "notice", tri_notice(c, notices, MR_ARRAY_LEN(notices), ids, names, (size_t)n),
 	    "form_error", v->form_error, "add_colours",
 	    tri_colour_options(*colour != '\0' ? colour : "slate"),
 	    "add_description", form_value(c, "description"), "add_errors", v->add->errors);
+	json_object_set_new(ctx, "triage", triage);
 	json_object_set_new(ctx, "can_add", json_boolean(n < CATEGORIES_MAX));
 	json_object_set_new(ctx, "add_form", form_context(v->add));
 	return page_render(c, v->status, "pages/categories.html", "Categories", "settings",
@@ -266,7 +286,7 @@ int
 page_triage_categories(struct http_ctx *c)
 {
 	struct form f;
-	struct tri_cat_view v = { 200, &f, NULL, 0, NULL, NULL };
+	struct tri_cat_view v = { 200, &f, NULL, 0, NULL, NULL, NULL, NULL, NULL };
 
 	tri_category_form_init(c, &f);
 	return tri_categories_render(c, &v);
@@ -312,7 +332,7 @@ page_triage_category_add(struct http_ctx *c)
 {
 	struct category_input in = { form_value(c, "name"), form_value(c, "colour"),
 	    form_value(c, "description"), 0 };
-	struct tri_cat_view v = { 400, NULL, NULL, 0, NULL, NULL };
+	struct tri_cat_view v = { 400, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL };
 	enum categories_status st;
 	struct form f;
 	PGconn *pg;
@@ -349,7 +369,7 @@ page_triage_category_save(struct http_ctx *c)
 	int64_t id = http_param_int(c->req, "id");
 	struct category_input in = { form_value(c, "name"), form_value(c, "colour"),
 	    form_value(c, "description"), kvlist_get(&c->req->form, "hidden") != NULL };
-	struct tri_cat_view v = { 400, NULL, NULL, id, NULL, &in };
+	struct tri_cat_view v = { 400, NULL, NULL, id, NULL, &in, NULL, NULL, NULL };
 	struct category *k;
 	enum categories_status st;
 	struct form f, add;
@@ -1589,4 +1609,220 @@ api_rules_delete(struct http_ctx *c)
 	int rc = tri_rule_delete(c);
 
 	return rc != 0 ? rc : 204;
+}
+
+/* ---- Triage settings: follow-up days and the screening of first-time senders, on the
+ * categories page (form "triage") and at /api/v1/triage/settings. */
+
+/* Reads the user's settings into s: 0, or -1 with c->res failed. */
+static int
+tri_settings_load(struct http_ctx *c, struct tri_settings *s)
+{
+	char uid[24], err[512];
+	const char *params[1] = { uid };
+	PGconn *pg = tri_pg(c);
+	PGresult *r;
+
+	if (pg == NULL)
+		return -1;
+	snprintf(uid, sizeof uid, "%" PRId64, auth_user(c)->id);
+	/* The defaults are the table's (sql/0006_triage.up.sql). */
+	r = pq_exec(pg, "triage settings", "SELECT COALESCE(s.follow_up_days, 3), "
+	    "COALESCE(s.screening, true), COALESCE(s.screening_category, 'marketing') "
+	    "FROM (SELECT 1) one LEFT JOIN triage_settings s ON s.user_id = $1::bigint",
+	    1, params, err, sizeof err);
+	if (r == NULL) {
+		tri_db_fail(c, err);
+		return -1;
+	}
+	s->follow_up_days = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	s->screening = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+	snprintf(s->category, sizeof s->category, "%s", PQgetvalue(r, 0, 2));
+	PQclear(r);
+	return 0;
+}
+
+/* The screening category sent into s, or an error in f; whether it is one of the
+ * user's categories is checked when storing. */
+static void
+tri_settings_category(const char *slug, struct tri_settings *s, struct form *f)
+{
+	if (*slug == '\0' || strlen(slug) > CATEGORIES_SLUG_MAX) {
+		form_error(f, "screening_category", "Choose one of your categories.");
+		return;
+	}
+	snprintf(s->category, sizeof s->category, "%s", slug);
+}
+
+/* Stores s as the user's settings: 1, 0 when the screening category is not one of the
+ * user's (nothing changed), -1 with err. The settings row is locked first
+ * (categories_begin), so that a category deleted meanwhile is either seen gone here or
+ * has its deletion reset the setting after. */
+static int
+tri_settings_store(PGconn *pg, int64_t user_id, const struct tri_settings *s, char *err,
+    size_t errlen)
+{
+	char uid[24], days[24];
+	const char *params[4] = { uid, days, s->screening ? "true" : "false", s->category };
+	long n;
+
+	snprintf(uid, sizeof uid, "%" PRId64, user_id);
+	snprintf(days, sizeof days, "%" PRId64, s->follow_up_days);
+	if (categories_begin(pg, user_id, "triage settings", err, errlen) < 0)
+		return -1;
+	n = pq_run(pg, "triage settings", "INSERT INTO triage_settings (user_id, "
+	    "follow_up_days, screening, screening_category, updated_at) SELECT $1::bigint, "
+	    "$2::integer, $3::boolean, slug, now() FROM categories WHERE user_id = $1::bigint "
+	    "AND slug = $4 ON CONFLICT (user_id) DO UPDATE SET follow_up_days = "
+	    "EXCLUDED.follow_up_days, screening = EXCLUDED.screening, screening_category = "
+	    "EXCLUDED.screening_category, updated_at = now()", 4, params, err, errlen);
+	if (n <= 0) {
+		categories_rollback(pg);
+		return n < 0 ? -1 : 0;
+	}
+	return categories_commit(pg, "triage settings", err, errlen) < 0 ? -1 : 1;
+}
+
+/* Stores s after its checks passed: 1, 0 with the unknown category's error in f, -1 with
+ * c->res failed. The change is audited. */
+static int
+tri_settings_save(struct http_ctx *c, const struct tri_settings *s, struct form *f)
+{
+	const struct auth_user *u = auth_user(c);
+	PGconn *pg = tri_pg(c);
+	char err[512];
+	int rc;
+
+	if (pg == NULL)
+		return -1;
+	if ((rc = tri_settings_store(pg, u->id, s, err, sizeof err)) < 0) {
+		tri_db_fail(c, err);
+		return -1;
+	}
+	if (rc == 0) {
+		form_error(f, "screening_category", "Choose one of your categories.");
+		return 0;
+	}
+	audit_record(c, u->id, u->id, "triage.settings", json_pack("{s:I, s:b, s:s}",
+	    "follow_up_days", (json_int_t)s->follow_up_days, "screening", s->screening,
+	    "screening_category", s->category));
+	return 1;
+}
+
+static json_t *
+tri_settings_json(const struct tri_settings *s)
+{
+	return json_pack("{s:I, s:b, s:s}", "follow_up_days", (json_int_t)s->follow_up_days,
+	    "screening", s->screening, "screening_category", s->category);
+}
+
+/* The "triage" object of the categories page: the stored settings, or what was sent
+ * with its errors; NULL with c->res failed. */
+static json_t *
+tri_settings_context(struct http_ctx *c, const struct category *l, long n,
+    const struct tri_cat_view *v)
+{
+	struct tri_settings stored;
+	const struct tri_settings *s = v->triage_in;
+	json_t *options = json_array(), *ctx;
+
+	if (s == NULL) {
+		if (tri_settings_load(c, &stored) < 0) {
+			json_decref(options);
+			return NULL;
+		}
+		s = &stored;
+	}
+	for (long i = 0; i < n; i++)
+		json_array_append_new(options, json_pack("{s:s, s:s, s:b}", "value", l[i].slug,
+		    "name", l[i].name, "selected", strcmp(l[i].slug, s->category) == 0));
+	ctx = json_pack("{s:s, s:b, s:o}", "follow_up_days", v->triage_days != NULL ?
+	    v->triage_days : arena_printf(c->arena, "%" PRId64, s->follow_up_days),
+	    "screening", s->screening, "categories", options);
+	json_object_set_new(ctx, "errors", v->triage != NULL ?
+	    json_incref(v->triage->errors) : json_object());
+	return ctx;
+}
+
+int
+page_triage_settings(struct http_ctx *c)
+{
+	struct tri_settings s;
+	struct form add, f;
+	struct tri_cat_view v = { 400, &add, NULL, 0, NULL, NULL, &f, &s, NULL };
+	int rc;
+
+	v.triage_days = form_value(c, "follow_up_days");
+	memset(&s, 0, sizeof s);
+	form_init(&f, c, "triage");
+	if (util_parse_int64(v.triage_days, 1, 90, &s.follow_up_days) == -1)
+		form_error(&f, "follow_up_days", "A whole number of days from 1 to 90.");
+	s.screening = strcmp(form_value(c, "screening"), "1") == 0;
+	tri_settings_category(form_value(c, "screening_category"), &s, &f);
+	if (f.nerrors == 0) {
+		if ((rc = tri_settings_save(c, &s, &f)) < 0) {
+			form_free(&f);
+			return c->res->status;
+		}
+		if (rc == 1) {
+			form_free(&f);
+			return page_redirect(c, "/settings/categories?triage=1#triage");
+		}
+	}
+	tri_category_form_init(c, &add);
+	v.form_error = "The triage settings were not saved: see the fields below.";
+	rc = tri_categories_render(c, &v);
+	form_free(&f);
+	return rc;
+}
+
+int
+api_triage_settings_get(struct http_ctx *c)
+{
+	struct tri_settings s;
+
+	if (tri_settings_load(c, &s) < 0)
+		return c->res->status;
+	http_response_json(c->res, 200, tri_settings_json(&s));
+	return 200;
+}
+
+/* PATCH: the keys sent change, the others keep their stored values. */
+int
+api_triage_settings_update(struct http_ctx *c)
+{
+	struct tri_settings s;
+	struct form f;
+	json_t *body = c->req->json, *v;
+	int rc;
+
+	if (tri_api_body(c) != 0 || tri_settings_load(c, &s) < 0)
+		return c->res->status;
+	form_init(&f, c, "triage");
+	if ((v = json_object_get(body, "follow_up_days")) != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+		    json_integer_value(v) > 90)
+			form_error(&f, "follow_up_days", "A whole number of days from 1 to 90.");
+		else
+			s.follow_up_days = json_integer_value(v);
+	}
+	if ((v = json_object_get(body, "screening")) != NULL) {
+		if (!json_is_boolean(v))
+			form_error(&f, "screening", "true or false.");
+		else
+			s.screening = json_is_true(v);
+	}
+	if ((v = json_object_get(body, "screening_category")) != NULL)
+		tri_settings_category(json_is_string(v) ? json_string_value(v) : "", &s, &f);
+	if (f.nerrors > 0)
+		return tri_api_invalid(c, &f);
+	if ((rc = tri_settings_save(c, &s, &f)) <= 0) {
+		if (rc == 0)
+			return tri_api_invalid(c, &f);
+		form_free(&f);
+		return c->res->status;
+	}
+	form_free(&f);
+	http_response_json(c->res, 200, tri_settings_json(&s));
+	return 200;
 }

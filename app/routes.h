@@ -78,6 +78,8 @@ int api_mailboxes_get(struct http_ctx *c);
 int api_mailboxes_delete(struct http_ctx *c);
 int api_mailboxes_test(struct http_ctx *c);
 int api_mailboxes_sync(struct http_ctx *c);
+int page_mailboxes_writeback(struct http_ctx *c);
+int api_mailboxes_update(struct http_ctx *c);
 /* END page-mailboxes.c */
 
 /* page-mail.c: the inbox and search, the thread view, the sandboxed mail body, and the
@@ -122,6 +124,9 @@ int api_rules_create(struct http_ctx *c);
 int api_rules_get(struct http_ctx *c);
 int api_rules_update(struct http_ctx *c);
 int api_rules_delete(struct http_ctx *c);
+int page_triage_settings(struct http_ctx *c);
+int api_triage_settings_get(struct http_ctx *c);
+int api_triage_settings_update(struct http_ctx *c);
 /* END page-triage.c */
 
 int page_health_healthz(struct http_ctx *c);

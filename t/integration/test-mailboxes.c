@@ -533,6 +533,15 @@ test_other_users_ids(void)
 	path = itest_asprintf("/api/v1/mailboxes/%s/sync", id);
 	EXPECT_STATUS(api(b, NULL, &r, "POST", path, NULL), 404, &r);
 	free(path);
+	path = itest_asprintf("/settings/mailboxes/%s/writeback", id);
+	EXPECT_STATUS(iweb_post(b, path, (const char *const[]){ "writeback", "off", NULL }, 1,
+	    NULL), 404, iweb_last(b));
+	EXPECT_STATUS(iweb_post(b, path, (const char *const[]){ "writeback", "bogus", NULL }, 1,
+	    NULL), 404, iweb_last(b));
+	free(path);
+	path = itest_asprintf("/api/v1/mailboxes/%s", id);
+	EXPECT_STATUS(api(b, NULL, &r, "PATCH", path, "{\"writeback\": \"off\"}"), 404, &r);
+	free(path);
 	st = api(b, NULL, &r, "GET", "/api/v1/mailboxes", NULL);
 	EXPECT(st == 200 && strstr(r.body, address) == NULL, &r, "b's list is empty of it");
 
@@ -549,6 +558,118 @@ out:
 	itest_response_free(&r);
 	iweb_free(a);
 	iweb_free(b);
+}
+
+/* The account's writeback column (malloc'd). */
+static char *
+writeback_of(const char *id)
+{
+	return iweb_sql_value("SELECT writeback FROM mail_accounts WHERE id = $1::bigint", 1,
+	    (const char *const[]){ id });
+}
+
+static void
+expect_writeback(const char *id, const char *want, const char *what)
+{
+	char *v = writeback_of(id);
+
+	EXPECT(v != NULL && strcmp(v, want) == 0, NULL, "%s: writeback is %s (is %s)", what,
+	    want, v != NULL ? v : "(none)");
+	free(v);
+}
+
+/* The write-back setting: the page's select (label by default), changed on the page
+ * and with PATCH, a write-back queued when it writes, bad values refused unchanged. */
+static void
+test_writeback(void)
+{
+	struct iweb *w = iweb_new();
+	const char *email = signup(w, "mbxwb");
+	const char *address = iweb_unique_email("alice");
+	struct itest_response r = { 0 };
+	char *id, *path, *api_path, *token;
+	json_t *j;
+	long st;
+
+	id = add_mailbox(w, email, address);
+	EXPECT(id != NULL, NULL, "the account");
+	if (id == NULL)
+		goto out;
+	st = iweb_get(w, "/settings/mailboxes");
+	EXPECT(st == 200 && iweb_body_has(w, "Write back categories") &&
+	    iweb_body_has(w, "<option value=\"label\" selected"), iweb_last(w),
+	    "the select, label by default");
+	expect_writeback(id, "label", "a new account");
+
+	path = itest_asprintf("/settings/mailboxes/%s/writeback", id);
+	st = iweb_post(w, path, (const char *const[]){ "writeback", "off", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 303, iweb_last(w));
+	expect_writeback(id, "off", "switched off");
+	EXPECT(sql_long("SELECT count(*) FROM audit_log WHERE event = 'mailbox.writeback' AND "
+	    "details->>'id' = $1", id) == 1, NULL, "audited");
+	{
+		char *back = strdup(iweb_location(w));
+
+		st = iweb_get(w, back);
+		free(back);
+	}
+	EXPECT(st == 200 && iweb_body_has(w, "has been saved") &&
+	    iweb_body_has(w, "<option value=\"off\" selected"), iweb_last(w),
+	    "the notice and the new value");
+	/* Bad values: refused next to the select, nothing changes. */
+	st = iweb_post(w, path, (const char *const[]){ "writeback", "move", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 400, iweb_last(w));
+	EXPECT(iweb_body_has(w, "Choose one of the write-back options."), iweb_last(w),
+	    "the error");
+	st = iweb_post(w, path, NULL, 1, NULL);
+	EXPECT_STATUS(st, 400, iweb_last(w));
+	expect_writeback(id, "off", "bad values");
+	/* Switched on: a write-back is queued. */
+	st = iweb_post(w, path, (const char *const[]){ "writeback", "label_move", NULL }, 1,
+	    NULL);
+	EXPECT_STATUS(st, 303, iweb_last(w));
+	expect_writeback(id, "label_move", "label_move");
+	EXPECT(sql_long("SELECT count(*) FROM jobs WHERE unique_key = 'writeback:' || $1", id)
+	    >= 1, NULL, "a write-back queued");
+	free(path);
+
+	/* The API. */
+	token = make_read_token(w);
+	api_path = itest_asprintf("/api/v1/mailboxes/%s", id);
+	iweb_get(w, "/settings/mailboxes");
+	st = api(w, NULL, &r, "GET", api_path, NULL);
+	EXPECT_STATUS(st, 200, &r);
+	j = body_json(&r);
+	EXPECT(strcmp(jstr(j, "writeback"), "label_move") == 0, &r, "writeback shown");
+	json_decref(j);
+	if (token != NULL) {
+		st = api(w, token, &r, "PATCH", api_path, "{\"writeback\": \"off\"}");
+		EXPECT_STATUS(st, 403, &r);
+	}
+	{
+		static const char *const bad[] = { "{\"writeback\": \"move\"}",
+			"{\"writeback\": 1}", "{}", "{\"writeback\": \"off\", \"port\": 1}" };
+
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			st = api(w, NULL, &r, "PATCH", api_path, bad[i]);
+			EXPECT(st == 400 && strstr(r.body, "\"fields\"") != NULL, &r, "%s: 400",
+			    bad[i]);
+		}
+	}
+	expect_writeback(id, "label_move", "refused PATCHes");
+	st = api(w, NULL, &r, "PATCH", api_path, "{\"writeback\": \"label\"}");
+	EXPECT_STATUS(st, 200, &r);
+	j = body_json(&r);
+	EXPECT(strcmp(jstr(j, "writeback"), "label") == 0 &&
+	    strcmp(jstr(j, "address"), address) == 0, &r, "the account as changed");
+	json_decref(j);
+	expect_writeback(id, "label", "PATCH");
+	free(api_path);
+	free(token);
+	free(id);
+out:
+	itest_response_free(&r);
+	iweb_free(w);
 }
 
 static void
@@ -725,6 +846,7 @@ main(int argc, char **argv)
 		{ "page", "add, change the password, remove", test_add_password_remove, 0 },
 		{ "api", "the JSON API, scopes", test_api, 0 },
 		{ "owner", "another user's ids: 404, nothing changes", test_other_users_ids, 0 },
+		{ "writeback", "the write-back setting", test_writeback, 0 },
 		{ "input", "bad input: field errors, nothing stored", test_bad_input, 0 },
 		{ "limit", "connection tests are limited per user", test_rate_limit, 0 },
 	};

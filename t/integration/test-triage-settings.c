@@ -161,6 +161,16 @@ make_token(struct iweb *w, int write)
 	return q != NULL ? strndup(p, (size_t)(q - p)) : NULL;
 }
 
+/* A read-only and a read-write token of w's user: 1 when both were made. */
+static int
+make_tokens(struct iweb *w, char **ro, char **rw)
+{
+	iweb_get(w, "/settings");
+	*ro = make_token(w, 0);
+	*rw = make_token(w, 1);
+	return *ro != NULL && *rw != NULL;
+}
+
 /* The rule editor's fields: the rule's own, then n condition rows of 5 values each
  * (field, header, not, op, value), then extra; NULL-terminated in out (at most 120). */
 static void
@@ -480,10 +490,7 @@ test_api(void)
 	json_t *j, *list;
 	long st;
 
-	iweb_get(w, "/settings");
-	ro = make_token(w, 0);
-	rw = make_token(w, 1);
-	if (ro == NULL || rw == NULL)
+	if (!make_tokens(w, &ro, &rw))
 		goto out;
 
 	st = api(w, ro, &r, "GET", "/api/v1/categories", NULL);
@@ -756,6 +763,155 @@ out:
 	iweb_free(b);
 }
 
+/* ---- the triage settings: the form on the categories page and the API */
+
+/* The user's settings row as "days,screening,category", "none" without one (malloc'd). */
+static char *
+settings_of(const char *email)
+{
+	return iweb_sql_value("SELECT coalesce((SELECT s.follow_up_days || ',' || "
+	    "s.screening::text || ',' || s.screening_category FROM triage_settings s JOIN users "
+	    "u ON u.id = s.user_id WHERE u.email = $1), 'none')", 1,
+	    (const char *const[]){ email });
+}
+
+static void
+expect_settings(const char *email, const char *want, const char *what)
+{
+	char *v = settings_of(email);
+
+	EXPECT(v != NULL && strcmp(v, want) == 0, NULL, "%s: the settings are %s (are %s)",
+	    what, want, v != NULL ? v : "(none)");
+	free(v);
+}
+
+static long
+settings_audits(const char *email)
+{
+	return sql_long("SELECT count(*) FROM audit_log a JOIN users u ON u.id = a.user_id "
+	    "WHERE u.email = $1 AND a.event = 'triage.settings'", email);
+}
+
+static void
+test_settings(void)
+{
+	struct iweb *w = iweb_new(), *b = iweb_new();
+	struct itest_response r = { 0 };
+	const char *email = signup(w, "triage-set");
+	char *ro = NULL, *rw = NULL;
+	json_t *j;
+	long st;
+
+	signup(b, "triage-set-b");
+	st = iweb_get(w, "/settings/categories");
+	EXPECT(st == 200 && iweb_body_has(w, "id=\"triage\"") &&
+	    iweb_body_has(w, "name=\"follow_up_days\"") && iweb_body_has(w, "value=\"3\"") &&
+	    iweb_body_has(w, "<option value=\"marketing\" selected"), iweb_last(w),
+	    "the form with the defaults");
+	/* Saved: the checkbox left out turns screening off. */
+	st = iweb_post(w, "/settings/triage", (const char *const[]){ "follow_up_days", "7",
+	    "screening_category", "fyi", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 303, iweb_last(w));
+	expect_settings(email, "7,false,fyi", "the form");
+	EXPECT(settings_audits(email) == 1, NULL, "audited");
+	{
+		char *back = strdup(iweb_location(w));
+
+		st = iweb_get(w, back);
+		free(back);
+	}
+	EXPECT(st == 200 && iweb_body_has(w, "The triage settings have been saved.") &&
+	    iweb_body_has(w, "value=\"7\"") && iweb_body_has(w, "<option value=\"fyi\" selected"),
+	    iweb_last(w), "the notice and the stored values");
+	/* Bad input: the error next to its field, nothing changes. */
+	{
+		static const struct {
+			const char *days, *category, *error;
+		} bad[] = {
+			{ "0", "fyi", "A whole number of days from 1 to 90." },
+			{ "91", "fyi", "A whole number of days from 1 to 90." },
+			{ "two", "fyi", "A whole number of days from 1 to 90." },
+			{ "5", "no-such-category", "Choose one of your categories." },
+			{ "5", "", "Choose one of your categories." },
+		};
+
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			st = iweb_post(w, "/settings/triage", (const char *const[]){
+			    "follow_up_days", bad[i].days, "screening", "1", "screening_category",
+			    bad[i].category, NULL }, 1, NULL);
+			EXPECT(st == 400 && iweb_body_has(w, bad[i].error) &&
+			    iweb_body_has(w, "aria-invalid=\"true\""), iweb_last(w),
+			    "%s, %s: 400 with the error", bad[i].days, bad[i].category);
+		}
+	}
+	expect_settings(email, "7,false,fyi", "bad input");
+	EXPECT(settings_audits(email) == 1, NULL, "bad input is not audited");
+
+	/* The API. */
+	if (!make_tokens(w, &ro, &rw))
+		goto out;
+	st = api(w, ro, &r, "GET", "/api/v1/triage/settings", NULL);
+	EXPECT_STATUS(st, 200, &r);
+	j = body_json(&r);
+	EXPECT(json_integer_value(json_object_get(j, "follow_up_days")) == 7 &&
+	    json_is_false(json_object_get(j, "screening")) &&
+	    strcmp(json_string_value(json_object_get(j, "screening_category")) != NULL ?
+	    json_string_value(json_object_get(j, "screening_category")) : "", "fyi") == 0, &r,
+	    "the stored settings");
+	json_decref(j);
+	st = api(w, ro, &r, "PATCH", "/api/v1/triage/settings", "{\"follow_up_days\": 5}");
+	EXPECT_STATUS(st, 403, &r);
+	st = api(w, rw, &r, "PATCH", "/api/v1/triage/settings", "{\"follow_up_days\": 0, "
+	    "\"screening\": \"yes\", \"screening_category\": 4}");
+	EXPECT_STATUS(st, 400, &r);
+	j = body_json(&r);
+	EXPECT(field_error(j, "follow_up_days") != NULL && field_error(j, "screening") != NULL &&
+	    field_error(j, "screening_category") != NULL, &r, "each refused member");
+	json_decref(j);
+	st = api(w, rw, &r, "PATCH", "/api/v1/triage/settings", "{\"follow_up_days\": 5, "
+	    "\"screening_category\": \"nope\"}");
+	EXPECT_STATUS(st, 400, &r);
+	j = body_json(&r);
+	EXPECT(field_error(j, "screening_category") != NULL, &r, "an unknown category");
+	json_decref(j);
+	st = api(w, rw, &r, "PATCH", "/api/v1/triage/settings", "[1]");
+	EXPECT_STATUS(st, 400, &r);
+	expect_settings(email, "7,false,fyi", "refused PATCHes");
+	/* Only the members sent change. */
+	st = api(w, rw, &r, "PATCH", "/api/v1/triage/settings", "{\"follow_up_days\": 14, "
+	    "\"screening\": true}");
+	EXPECT_STATUS(st, 200, &r);
+	j = body_json(&r);
+	EXPECT(json_integer_value(json_object_get(j, "follow_up_days")) == 14 &&
+	    json_is_true(json_object_get(j, "screening")), &r, "the new settings");
+	json_decref(j);
+	expect_settings(email, "14,true,fyi", "PATCH");
+	EXPECT(settings_audits(email) == 2, NULL, "the PATCH audited");
+
+	/* Bob cannot name a category only Alice has; his settings stay his own. */
+	iweb_get(w, "/settings/categories");
+	st = iweb_post(w, "/settings/categories", (const char *const[]){ "name", "Receipts",
+	    "colour", "teal", NULL }, 1, NULL);
+	EXPECT_STATUS(st, 303, iweb_last(w));
+	st = api(w, rw, &r, "PATCH", "/api/v1/triage/settings",
+	    "{\"screening_category\": \"receipts\"}");
+	EXPECT_STATUS(st, 200, &r);
+	iweb_get(b, "/settings/categories");
+	st = api(b, NULL, &r, "PATCH", "/api/v1/triage/settings",
+	    "{\"screening_category\": \"receipts\"}");
+	EXPECT_STATUS(st, 400, &r);
+	st = api(b, NULL, &r, "GET", "/api/v1/triage/settings", NULL);
+	EXPECT(st == 200 && strstr(r.body, "receipts") == NULL &&
+	    strstr(r.body, "marketing") != NULL, &r, "Bob's own settings");
+	expect_settings(email, "14,true,receipts", "Alice's");
+out:
+	free(ro);
+	free(rw);
+	itest_response_free(&r);
+	iweb_free(w);
+	iweb_free(b);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -764,6 +920,7 @@ main(int argc, char **argv)
 		{ "rules", "the rules page and its editor", test_rules_page, 0 },
 		{ "api", "the JSON API, scopes and refusals", test_api, 0 },
 		{ "owner", "another user's ids", test_ownership, 0 },
+		{ "settings", "the triage settings: the form and the API", test_settings, 0 },
 	};
 	unsigned failed;
 
