@@ -995,6 +995,7 @@ writeback_account(PGconn *c, const struct vault *v, int64_t user_id, int64_t acc
 	r = mailacct_load(c, v, user_id, account_id, &run.acct, run.err, sizeof run.err);
 	if (r != 1) {
 		snprintf(err, errlen, "write-back: %s", r == 0 ? "no such mail account" : run.err);
+		arena_free(run.keep);
 		arena_free(run.arena);
 		return r == 0 ? -2 : -1;
 	}
