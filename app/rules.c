@@ -44,6 +44,7 @@ static const char *const rules_actions[] = {
 /* The largest product of {n,m} counts a pattern may have: the regex compiler copies a
  * repeated part once per count, nested repetitions multiply. */
 #define RULES_REGEX_REPEAT_MAX	1000
+#define RULES_REGEX_QUANT_MAX	20	/* repetitions in one pattern */
 
 /* The index of s in names[0..n), or -1. */
 static int
@@ -314,10 +315,13 @@ static const char *
 rules_regex_refused(const char *pattern)
 {
 	long chars = util_text_chars(pattern), product = 1;
+	int quant = 0, nquant = 0;
 
 	if (chars > RULES_REGEX_MAX)
 		return "a regular expression is at most 200 characters.";
 	for (const char *s = pattern; *s != '\0'; s++) {
+		int is_quant = 0;
+
 		if (*s == '\\') {
 			if (s[1] >= '1' && s[1] <= '9')
 				return "back-references (\\1 to \\9) are not allowed.";
@@ -343,22 +347,38 @@ rules_regex_refused(const char *pattern)
 			}
 			if (*s == '\0')
 				break;
+		} else if (*s == '*' || *s == '+' || *s == '?') {
+			is_quant = 1;
 		} else if (*s == '{') {
 			char *end;
+			const char *close;
 			long lo = strtol(s + 1, &end, 10), hi = lo;
 
-			if (end == s + 1)
-				continue;
-			if (*end == ',' && end[1] >= '0' && end[1] <= '9')
-				hi = strtol(end + 1, &end, 10);
-			else if (*end == ',')
-				end++;
-			if (lo > 100 || hi > 100)
-				return "a repetition count ({n,m}) is at most 100.";
-			product *= hi > 1 ? hi : 1;
-			if (product > RULES_REGEX_REPEAT_MAX)
-				return "the repetition counts ({n,m}) multiply to more than 1000.";
+			if (end != s + 1) {
+				if (*end == ',' && end[1] >= '0' && end[1] <= '9')
+					hi = strtol(end + 1, &end, 10);
+				else if (*end == ',')
+					end++;
+				if (lo > 100 || hi > 100)
+					return "a repetition count ({n,m}) is at most 100.";
+				product *= hi > 1 ? hi : 1;
+				if (product > RULES_REGEX_REPEAT_MAX)
+					return "the repetition counts ({n,m}) multiply to more than 1000.";
+				if ((close = strchr(end, '}')) != NULL)
+					s = close;
+				is_quant = 1;
+			}
 		}
+		/* The matcher copies the repeated part for every repetition: stacked ones
+		 * (a+++, a*{2}) multiply its size for no meaning, and many make it huge. */
+		if (is_quant) {
+			if (quant)
+				return "a repetition cannot follow another one (as in a++ or a*{2}).";
+			if (++nquant > RULES_REGEX_QUANT_MAX)
+				return "a regular expression has at most 20 repetitions "
+				    "(*, +, ?, {n,m}).";
+		}
+		quant = is_quant;
 	}
 	return NULL;
 }

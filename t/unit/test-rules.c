@@ -409,6 +409,10 @@ test_regex_errors(void)
 		{ "a{101}", "at most 100" },
 		{ "(a{50}){50}", "multiply to more than 1000" },
 		{ "a{2,200}", "at most 100" },
+		/* Found by fuzz-rules: stacked repetitions made glibc's regcomp take GBs. */
+		{ "(a{5}|[[2alpha:]++++++++++]{2,3})+$", "cannot follow another" },
+		{ "a*{2}", "cannot follow another" },
+		{ "a?b?c?d?e?f?g?h?i?j?k?l?m?n?o?p?q?r?s?t?u?", "at most 20 repetitions" },
 	};
 	struct rule r;
 	char *long_pattern;
